@@ -93,6 +93,7 @@ export class CertificateAuthority {
     }
     const leafRequest = {
       spkiDer: csr.spkiDer,
+      publicKeyBits: csr.publicKeyBits,
       dnsName: identity,
       uri: spiffeId(subject, this.#o.domain),
       serial: randomSerial(),
@@ -101,7 +102,7 @@ export class CertificateAuthority {
       notAfter: new Date(Math.min(now.getTime() + this.#o.leafLifetimeMs, issuer.notAfter.getTime())),
     };
     const leafDer = builder.build(leafRequest);
-    checkLeafProfile(leafDer, leafRequest, builder.issuerKeyId);
+    checkLeafProfile(leafDer, leafRequest, { name: builder.issuerName, keyId: builder.issuerKeyId });
     // Truncate to what the certificate holds (whole seconds), so the ledger and the response agree.
     const notBefore = new Date(Math.floor(leafRequest.notBefore.getTime() / 1000) * 1000);
     const validUntil = new Date(Math.floor(leafRequest.notAfter.getTime() / 1000) * 1000);

@@ -1,26 +1,27 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { CertificationRequest } from '@peculiar/asn1-csr';
-import { Extensions, GeneralNames, id_ce_subjectAltName, Name } from '@peculiar/asn1-x509';
+import { createPublicKey, verify } from 'node:crypto';
 import { InvalidArgumentError } from '../../common/errors.ts';
+import { decodeDirectoryString, decodeOid, DerError, DerReader, Tag, type DerNode } from '../../trust-anchors/der.ts';
 
 const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+const OID_RSA = '1.2.840.113549.1.1.1';
 const OID_P256 = '1.2.840.10045.3.1.7';
 const OID_ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
+const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 const OID_COMMON_NAME = '2.5.4.3';
+const CURVES: Record<string, string> = { '1.3.132.0.34': 'P-384', '1.3.132.0.35': 'P-521', [OID_P256]: 'P-256' };
 
-/** What the authority needs to know about a CSR; parsed without WebCrypto (the hot path). */
+/** What the authority needs to know about a CSR. */
 export interface ParsedCsr {
   /** SubjectPublicKeyInfo DER, exactly as requested. */
   spkiDer: Buffer;
-  /** e.g. `EC P-256`, `RSA`, `EC 1.3.132.0.34`: for messages and the key-type rule. */
+  /** The subjectPublicKey bits, for the key identifier. */
+  publicKeyBits: Buffer;
+  /** e.g. `EC P-256`, `RSA`, `EC P-384`: for messages and the key-type rule. */
   keyDescription: string;
   isP256: boolean;
   signatureAlgorithm: string;
   subjectCommonNames: string[];
-  /** Subject attributes other than CN, as OIDs. */
-  otherSubjectAttributes: string[];
   dnsNames: string[];
   ipCount: number;
   emailCount: number;
@@ -31,44 +32,60 @@ export interface ParsedCsr {
 }
 
 /**
- * Parses a DER PKCS#10 CSR. The SAN is read from the extensionRequest attribute by OID (see
- * shared/reference/pitfalls.md: a CSR made by `openssl req` is not always seen otherwise).
+ * Parses a DER PKCS#10 CSR (RFC 2986) strictly. The SAN is read from the extensionRequest
+ * attribute by OID, whatever tool made the CSR (see shared/reference/pitfalls.md).
  */
 export function parseCsr(der: Uint8Array): ParsedCsr {
-  let csr: CertificationRequest;
   try {
-    csr = AsnConvert.parse(der, CertificationRequest);
+    return parse(new DerReader(der));
   } catch (err) {
-    const hint = Buffer.from(der.subarray(0, 11)).toString('latin1') === '-----BEGIN' ? ' (it looks like PEM; send DER)' : '';
-    throw new InvalidArgumentError(`certificate_signing_request is not a DER PKCS#10 CSR${hint}`, { cause: err });
+    if (!(err instanceof DerError)) throw err;
+    const looksPem = Buffer.from(der.subarray(0, 10)).toString('latin1') === '-----BEGIN';
+    throw new InvalidArgumentError(
+      `certificate_signing_request is not a DER PKCS#10 CSR (${looksPem ? 'it looks like PEM; send DER' : err.message})`,
+      { cause: err },
+    );
   }
-  const info = csr.certificationRequestInfo;
-  const tbs = csr.certificationRequestInfoRaw;
-  if (!tbs) throw new InvalidArgumentError('certificate_signing_request lacks its request info');
-  const spkiDer = Buffer.from(AsnConvert.serialize(info.subjectPKInfo));
-  const keyAlg = info.subjectPKInfo.algorithm;
-  const curve = keyAlg.parameters ? readOid(keyAlg.parameters) : undefined;
-  const isEc = keyAlg.algorithm === OID_EC_PUBLIC_KEY;
+}
+
+function parse(r: DerReader): ParsedCsr {
+  const [infoNode, algNode, sigNode] = r.children(r.expect(r.root(), Tag.SEQUENCE, 'CertificationRequest'));
+  const info = r.children(r.expect(infoNode, Tag.SEQUENCE, 'CertificationRequestInfo'));
+  const [version, subject, spki, attributes] = info;
+  if (r.content(r.expect(version, Tag.INTEGER, 'version')).toString('hex') !== '00') throw new DerError('CSR version is not 1');
+  r.expect(attributes, 0xa0, 'attributes');
+  if (info.length !== 4) throw new DerError('CertificationRequestInfo has extra fields');
+
+  const [keyAlg, keyBits] = r.children(r.expect(spki, Tag.SEQUENCE, 'subjectPKInfo'));
+  const [keyOidNode, keyParams] = r.children(r.expect(keyAlg, Tag.SEQUENCE, 'key algorithm'));
+  const keyOid = decodeOid(r.content(r.expect(keyOidNode, Tag.OID, 'key algorithm OID')));
+  const curve = keyParams?.tag === Tag.OID ? decodeOid(r.content(keyParams)) : undefined;
+  const bits = r.content(r.expect(keyBits, Tag.BIT_STRING, 'subjectPublicKey'));
+  if (bits[0] !== 0) throw new DerError('subjectPublicKey has unused bits');
+  const isEc = keyOid === OID_EC_PUBLIC_KEY;
   const isP256 = isEc && curve === OID_P256;
 
-  const sans = readSubjectAltNames(csr);
-  const { commonNames, others } = readSubject(info.subject);
-  const signature = Buffer.from(csr.signature);
-  const signatureAlgorithm = csr.signatureAlgorithm.algorithm;
+  const [sigAlgOid] = r.children(r.expect(algNode, Tag.SEQUENCE, 'signatureAlgorithm'));
+  const signatureAlgorithm = decodeOid(r.content(r.expect(sigAlgOid, Tag.OID, 'signature OID')));
+  const sigBits = r.content(r.expect(sigNode, Tag.BIT_STRING, 'signature'));
+  if (sigBits[0] !== 0) throw new DerError('signature has unused bits');
+
+  const spkiDer = r.whole(spki!);
+  const tbs = r.whole(infoNode!);
+  const signature = sigBits.subarray(1);
   return {
     spkiDer,
-    keyDescription: isP256 ? 'EC P-256' : isEc ? `EC ${curveName(curve)}` : keyAlg.algorithm === '1.2.840.113549.1.1.1' ? 'RSA' : keyAlg.algorithm,
+    publicKeyBits: bits.subarray(1),
+    keyDescription: isEc ? `EC ${CURVES[curve ?? ''] ?? curve ?? 'with explicit parameters'}` : keyOid === OID_RSA ? 'RSA' : keyOid,
     isP256,
     signatureAlgorithm,
-    subjectCommonNames: commonNames,
-    otherSubjectAttributes: others,
-    ...sans,
+    subjectCommonNames: readCommonNames(r, subject),
+    ...readSubjectAltNames(r, attributes!),
     verifySignature(): boolean {
-      if (signatureAlgorithm !== OID_ECDSA_SHA256) return false;
-      let key: KeyObject;
+      if (signatureAlgorithm !== OID_ECDSA_SHA256 || !isP256) return false;
       try {
-        key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
-        return verify('sha256', Buffer.from(tbs), { key, dsaEncoding: 'der' }, signature);
+        const key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+        return verify('sha256', tbs, { key, dsaEncoding: 'der' }, signature);
       } catch {
         return false;
       }
@@ -76,67 +93,50 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   };
 }
 
-function readSubjectAltNames(csr: CertificationRequest) {
-  const result = { dnsNames: [] as string[], ipCount: 0, emailCount: 0, uriCount: 0, otherNameCount: 0 };
-  const request = csr.certificationRequestInfo.attributes.find((a) => a.type === OID_EXTENSION_REQUEST);
-  if (!request) return result;
-  for (const value of request.values) {
-    let extensions: Extensions;
-    try {
-      extensions = AsnConvert.parse(value, Extensions);
-    } catch (err) {
-      throw new InvalidArgumentError('the CSR extensionRequest attribute does not parse', { cause: err });
+function readCommonNames(r: DerReader, subject: DerNode | undefined): string[] {
+  const names: string[] = [];
+  for (const rdn of r.children(r.expect(subject, Tag.SEQUENCE, 'subject'))) {
+    for (const atv of r.children(r.expect(rdn, Tag.SET, 'RDN'))) {
+      const [type, value] = r.children(r.expect(atv, Tag.SEQUENCE, 'attribute'));
+      if (decodeOid(r.content(r.expect(type, Tag.OID, 'attribute type'))) !== OID_COMMON_NAME) continue;
+      if (!value) throw new DerError('CN without a value');
+      names.push(decodeDirectoryString(value.tag, r.content(value)));
     }
-    for (const ext of extensions.filter((e) => e.extnID === id_ce_subjectAltName)) {
-      let names: GeneralNames;
-      try {
-        names = AsnConvert.parse(ext.extnValue, GeneralNames);
-      } catch (err) {
-        throw new InvalidArgumentError('the CSR subjectAltName extension does not parse', { cause: err });
-      }
-      for (const name of names) {
-        if (name.dNSName !== undefined) result.dnsNames.push(name.dNSName);
-        else if (name.iPAddress !== undefined) result.ipCount++;
-        else if (name.rfc822Name !== undefined) result.emailCount++;
-        else if (name.uniformResourceIdentifier !== undefined) result.uriCount++;
-        else result.otherNameCount++;
+  }
+  return names;
+}
+
+function readSubjectAltNames(r: DerReader, attributes: DerNode) {
+  const result = { dnsNames: [] as string[], ipCount: 0, emailCount: 0, uriCount: 0, otherNameCount: 0 };
+  for (const attribute of r.children(attributes)) {
+    const [type, values] = r.children(r.expect(attribute, Tag.SEQUENCE, 'attribute'));
+    if (decodeOid(r.content(r.expect(type, Tag.OID, 'attribute type'))) !== OID_EXTENSION_REQUEST) continue;
+    for (const extensions of r.children(r.expect(values, Tag.SET, 'attribute values'))) {
+      for (const extension of r.children(r.expect(extensions, Tag.SEQUENCE, 'extensions'))) {
+        const parts = r.children(r.expect(extension, Tag.SEQUENCE, 'extension'));
+        if (decodeOid(r.content(r.expect(parts[0], Tag.OID, 'extension OID'))) !== OID_SUBJECT_ALT_NAME) continue;
+        const value = r.expect(parts[parts.length - 1], Tag.OCTET_STRING, 'extension value');
+        const inner = new DerReader(r.content(value));
+        for (const name of inner.children(inner.expect(inner.root(), Tag.SEQUENCE, 'GeneralNames'))) {
+          switch (name.tag) {
+            case 0x82:
+              result.dnsNames.push(inner.content(name).toString('latin1'));
+              break;
+            case 0x87:
+              result.ipCount++;
+              break;
+            case 0x81:
+              result.emailCount++;
+              break;
+            case 0x86:
+              result.uriCount++;
+              break;
+            default:
+              result.otherNameCount++;
+          }
+        }
       }
     }
   }
   return result;
-}
-
-function readSubject(subject: Name): { commonNames: string[]; others: string[] } {
-  const commonNames: string[] = [];
-  const others: string[] = [];
-  for (const rdn of subject) {
-    for (const attr of rdn) {
-      if (attr.type === OID_COMMON_NAME) commonNames.push(attr.value.toString());
-      else others.push(attr.type);
-    }
-  }
-  return { commonNames, others };
-}
-
-function readOid(parameters: ArrayBuffer): string | undefined {
-  // ECParameters ::= CHOICE { namedCurve OBJECT IDENTIFIER, ... }: decode the OID by hand.
-  const bytes = new Uint8Array(parameters);
-  if (bytes[0] !== 0x06 || bytes[1] === undefined || bytes[1] + 2 !== bytes.length) return undefined;
-  const body = bytes.subarray(2);
-  const parts = [Math.floor(body[0]! / 40), body[0]! % 40];
-  let value = 0;
-  for (const b of body.subarray(1)) {
-    value = value * 128 + (b & 0x7f);
-    if ((b & 0x80) === 0) {
-      parts.push(value);
-      value = 0;
-    }
-  }
-  return parts.join('.');
-}
-
-function curveName(oid: string | undefined): string {
-  if (oid === '1.3.132.0.34') return 'P-384';
-  if (oid === '1.3.132.0.35') return 'P-521';
-  return oid ?? 'with explicit parameters';
 }
