@@ -3,6 +3,10 @@ import { exitCodeOf, ExitCode, isIdentityError } from '../common/errors.ts';
 import { registerBundle } from './commands/bundle.ts';
 import { registerInit } from './commands/init.ts';
 import { registerToken } from './commands/token.ts';
+import { registerServe } from './commands/serve.ts';
+import { registerCheck } from './commands/check.ts';
+import { registerLedger } from './commands/ledger.ts';
+import { registerUp } from './commands/up.ts';
 
 /** Builds the `identity` command line. Each command module only wires library modules together. */
 export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
@@ -13,6 +17,10 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   registerInit(program, env);
   registerBundle(program, env);
   registerToken(program, env);
+  registerServe(program, env);
+  registerCheck(program, env);
+  registerLedger(program, env);
+  registerUp(program, env);
   return program;
 }
 

@@ -1,0 +1,69 @@
+import { Statuses } from './kube-status.ts';
+
+/**
+ * Field and label selectors, the subset kube-apiserver supports for Secrets and ConfigMaps:
+ * `metadata.name`, `metadata.namespace` (and `type` for Secrets) with `=`, `==` and `!=`;
+ * labels with `=`, `==`, `!=`, `key` and `!key`.
+ */
+
+interface Term {
+  key: string;
+  op: 'eq' | 'ne' | 'exists' | 'absent';
+  value: string;
+}
+
+export interface Selector {
+  fields: Term[];
+  labels: Term[];
+}
+
+export interface Selectable {
+  metadata: { name: string; namespace: string; labels?: Record<string, string> };
+  type?: unknown;
+}
+
+function parseTerms(text: string | null, allowExistence: boolean): Term[] {
+  if (!text) return [];
+  return text.split(',').map((part) => {
+    const m = /^\s*([^!=\s]+)\s*(==|=|!=)\s*([^,]*?)\s*$/.exec(part);
+    if (m) return { key: m[1]!, op: m[2] === '!=' ? 'ne' : 'eq', value: m[3]! };
+    const exists = /^\s*(!?)([A-Za-z0-9./_-]+)\s*$/.exec(part);
+    if (allowExistence && exists) return { key: exists[2]!, op: exists[1] ? 'absent' : 'exists', value: '' };
+    throw Statuses.badRequest(`unable to parse requirement: invalid selector: '${part}'`);
+  });
+}
+
+export function parseSelector(params: URLSearchParams, resource: string): Selector {
+  const fields = parseTerms(params.get('fieldSelector'), false);
+  const known = resource === 'secrets' ? ['metadata.name', 'metadata.namespace', 'type'] : ['metadata.name', 'metadata.namespace'];
+  for (const term of fields) {
+    if (!known.includes(term.key)) throw Statuses.badRequest(`field label not supported: ${term.key}`);
+  }
+  return { fields, labels: parseTerms(params.get('labelSelector'), true) };
+}
+
+function fieldValue(obj: Selectable, key: string): string {
+  if (key === 'metadata.name') return obj.metadata.name;
+  if (key === 'metadata.namespace') return obj.metadata.namespace;
+  return typeof obj.type === 'string' ? obj.type : '';
+}
+
+function holds(term: Term, actual: string | undefined): boolean {
+  switch (term.op) {
+    case 'eq':
+      return actual === term.value;
+    case 'ne':
+      return actual !== term.value;
+    case 'exists':
+      return actual !== undefined;
+    case 'absent':
+      return actual === undefined;
+  }
+}
+
+export function matches(selector: Selector, obj: Selectable): boolean {
+  return (
+    selector.fields.every((t) => holds(t, fieldValue(obj, t.key))) &&
+    selector.labels.every((t) => holds(t, obj.metadata.labels?.[t.key]))
+  );
+}

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { Statuses } from './kube-status.ts';
+import { Kinds, type KubeObject, type ObjectMeta, type Resource } from './kube-objects.ts';
+
+/**
+ * The checks kube-apiserver makes on a Secret or ConfigMap before it stores it, with the same
+ * status codes: decoding problems are 400 BadRequest, rule violations 422 Invalid.
+ */
+
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DATA_KEY = /^[-._a-zA-Z0-9]+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const MAX_DATA_BYTES = 1024 * 1024;
+const KEPT_META = ['name', 'namespace', 'generateName', 'labels', 'annotations', 'ownerReferences'];
+
+type Cause = { field: string; message: string };
+
+function stringMap(value: unknown, field: string, kind: string): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  const entries = typeof value === 'object' && !Array.isArray(value) ? Object.entries(value) : undefined;
+  if (!entries || entries.some(([, v]) => typeof v !== 'string')) {
+    throw Statuses.badRequest(`${kind} in version "v1" cannot be handled as a ${kind}: ${field} must be a map of strings`);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+function keyCauses(map: Record<string, string>, field: string): Cause[] {
+  return Object.keys(map)
+    .filter((k) => !DATA_KEY.test(k))
+    .map((k) => ({ field: `${field}[${k}]`, message: `Invalid value: "${k}": a valid config key must consist of alphanumeric characters, '-', '_' or '.'` }));
+}
+
+function normalizeSecret(obj: KubeObject, current: KubeObject | undefined, causes: Cause[]): void {
+  const data = stringMap(obj['data'], 'data', 'Secret');
+  for (const [k, v] of Object.entries(data)) {
+    if (!BASE64.test(v)) throw Statuses.badRequest(`Secret in version "v1" cannot be handled as a Secret: illegal base64 data in data[${k}]`);
+  }
+  // stringData is write-only: merged into data (winning over it) and never stored.
+  for (const [k, v] of Object.entries(stringMap(obj['stringData'], 'stringData', 'Secret'))) {
+    data[k] = Buffer.from(v, 'utf8').toString('base64');
+  }
+  delete obj['stringData'];
+  obj['data'] = data;
+  const type = typeof obj['type'] === 'string' && obj['type'] ? obj['type'] : ((current?.['type'] as string | undefined) ?? 'Opaque');
+  obj['type'] = type;
+  if (current && current['type'] !== type) causes.push({ field: 'type', message: `Invalid value: "${type}": field is immutable` });
+  if (type === 'kubernetes.io/tls') {
+    for (const k of ['tls.crt', 'tls.key']) if (!(k in data)) causes.push({ field: `data[${k}]`, message: 'Required value' });
+  }
+  causes.push(...keyCauses(data, 'data'));
+  const size = Object.values(data).reduce((n, v) => n + Buffer.from(v, 'base64').length, 0);
+  if (size > MAX_DATA_BYTES) causes.push({ field: 'data', message: `Too long: must have at most ${MAX_DATA_BYTES} bytes` });
+}
+
+function normalizeConfigMap(obj: KubeObject, causes: Cause[]): void {
+  const data = stringMap(obj['data'], 'data', 'ConfigMap');
+  if (obj['data'] !== undefined) obj['data'] = data;
+  causes.push(...keyCauses(data, 'data'));
+  const size = Object.values(data).reduce((n, v) => n + Buffer.byteLength(v), 0);
+  if (size > MAX_DATA_BYTES) causes.push({ field: 'data', message: `Too long: must have at most ${MAX_DATA_BYTES} bytes` });
+}
+
+/**
+ * Returns the object as it would be stored (a copy: without kind and apiVersion, system metadata
+ * left for the store to fill in), or throws the Status the real server would answer with.
+ */
+export function validateObject(resource: Resource, namespace: string, body: KubeObject, current: KubeObject | undefined): KubeObject {
+  const kind = Kinds[resource].kind;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw Statuses.badRequest('the body of the request was in an unknown format');
+  if ((body.kind !== undefined && body.kind !== kind) || (body.apiVersion !== undefined && body.apiVersion !== 'v1')) {
+    throw Statuses.badRequest(`${kind} in version "v1" cannot be handled as a ${kind}: got ${body.apiVersion}/${body.kind}`);
+  }
+  const { apiVersion: _a, kind: _k, metadata: rawMeta, ...rest } = structuredClone(body);
+  const given = (rawMeta ?? {}) as Partial<ObjectMeta>;
+  if (given.namespace !== undefined && given.namespace !== namespace) {
+    throw Statuses.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+  }
+  const metadata = Object.fromEntries(Object.entries(given).filter(([k]) => KEPT_META.includes(k))) as ObjectMeta;
+  metadata.namespace = namespace;
+  if (!metadata.name && metadata.generateName && !current) {
+    metadata.name = `${metadata.generateName}${randomBytes(4).toString('hex').slice(0, 5)}`;
+  }
+  const name = metadata.name ?? '';
+  const causes: Cause[] = [];
+  if (!name) causes.push({ field: 'metadata.name', message: 'Required value: name or generateName is required' });
+  else if (name.length > 253 || !SUBDOMAIN.test(name)) {
+    causes.push({ field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'` });
+  }
+  const obj: KubeObject = { metadata, ...rest };
+  if (resource === 'secrets') normalizeSecret(obj, current, causes);
+  else normalizeConfigMap(obj, causes);
+  if (current?.['immutable'] === true && JSON.stringify(obj['data'] ?? {}) !== JSON.stringify(current['data'] ?? {})) {
+    causes.push({ field: 'data', message: 'Forbidden: field is immutable when `immutable` is set' });
+  }
+  if (causes.length > 0) throw Statuses.invalid(kind, name, causes);
+  return obj;
+}
