@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseDuration } from '../common/duration.ts';
 import { UsageError } from '../common/errors.ts';
 
@@ -22,4 +22,11 @@ export function parseHostPort(value: string, what: string): { host: string; port
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) throw new UsageError(`${what} "${value}" is not host:port (e.g. 127.0.0.1:8080)`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** `--listen` and `--admin-listen`, shared by the commands that serve. */
+export function addListenOptions(command: Command): Command {
+  return command
+    .option('--listen <host:port>', 'Certify API address', '127.0.0.1:8080')
+    .option('--admin-listen <host:port>', 'metrics, /ready and /live', '127.0.0.1:9990');
 }

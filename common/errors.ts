@@ -40,6 +40,8 @@ const codeTable = {
   ERR_TOKEN_INVALID: { grpc: GrpcStatus.UNAUTHENTICATED, exit: ExitCode.DATA },
   ERR_IDENTITY_MISMATCH: { grpc: GrpcStatus.PERMISSION_DENIED, exit: ExitCode.DATA },
   ERR_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, exit: ExitCode.UNAVAILABLE },
+  /** A call to the identity service failed (client side); the service's own status is on the error. */
+  ERR_CERTIFY_CALL: { grpc: GrpcStatus.UNAVAILABLE, exit: ExitCode.UNAVAILABLE },
   ERR_TRUST_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, exit: ExitCode.CONFIG },
   ERR_CONFIG_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, exit: ExitCode.CONFIG },
   ERR_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, exit: ExitCode.NO_INPUT },

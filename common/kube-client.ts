@@ -13,6 +13,12 @@ import {
  * library's errors. Only adapters import this module; the core never imports the client library.
  */
 
+/** The per-call options of the client library's API methods (their last parameter). */
+export type CallOptions = ConfigurationOptions<ObservableMiddleware>;
+
+/** One API call, given the options that bound it. */
+export type ApiCall<T> = (options: CallOptions) => Promise<T>;
+
 /** What an API call's failure amounts to. `code` is the HTTP status, 0 when no answer came. */
 export interface ApiFailure {
   code: number;
@@ -62,7 +68,7 @@ export function describeApiFailure(err: unknown): ApiFailure {
  * ```
  */
 export async function withDeadline<T>(
-  call: (options: ConfigurationOptions<ObservableMiddleware>) => Promise<T>,
+  call: ApiCall<T>,
   limits: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<T> {
   let agent: Agent | undefined;

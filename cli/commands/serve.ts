@@ -14,7 +14,7 @@ import { TokenReviewValidator } from '../../identity/validators/token-review.ts'
 import { DirectoryTrustStore, HomeLayout } from '../../trust-anchors/directory-store.ts';
 import { readHomeConfig } from '../../trust-anchors/home.ts';
 import { KubernetesTrustStore } from '../../trust-anchors/kubernetes-store.ts';
-import { durationArg, homeOption, parseHostPort, resolveHome } from '../options.ts';
+import { addListenOptions, durationArg, homeOption, parseHostPort, resolveHome } from '../options.ts';
 
 export interface ServeOptions {
   home?: string;
@@ -34,12 +34,11 @@ export interface ServeOptions {
 }
 
 export function registerServe(program: Command, env: NodeJS.ProcessEnv): void {
-  program
+  const command = program
     .command('serve')
     .description('serve the Certify API over TLS (local home, or --kubernetes)')
-    .addOption(homeOption())
-    .option('--listen <host:port>', 'Certify API address', '127.0.0.1:8080')
-    .option('--admin-listen <host:port>', 'metrics, /ready and /live', '127.0.0.1:9990')
+    .addOption(homeOption());
+  addListenOptions(command)
     .option('--kubernetes', 'issuer in a Secret, bundle in a ConfigMap, tokens checked by TokenReview', false)
     .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster, $KUBECONFIG or ~/.kube/config)')
     .option('--namespace <ns>', 'namespace of the issuer Secret and trust-roots ConfigMap', 'linkerd')

@@ -14,7 +14,7 @@ import { DEFAULT_ANCHOR_LIFETIME_MS, DEFAULT_ISSUER_LIFETIME_MS, initHome } from
 import { parseCertificate, verifyPath } from '../../trust-anchors/certificate.ts';
 import { validateBundle } from '../../trust-anchors/trust.ts';
 import { buildCsr } from '../../identity/csr-builder.ts';
-import { homeOption, resolveHome } from '../options.ts';
+import { addListenOptions, homeOption, resolveHome } from '../options.ts';
 import { serveConfig, waitForSignal, type ServeOptions } from './serve.ts';
 import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_LEAF_LIFETIME_MS } from '../../identity/authority/authority.ts';
 import { signLocalServiceAccountToken } from '../../identity/validators/local-token.ts';
@@ -25,12 +25,11 @@ import { signLocalServiceAccountToken } from '../../identity/validators/local-to
  * happened. `--once` exits after that account; otherwise it serves until Ctrl-C.
  */
 export function registerUp(program: Command, env: NodeJS.ProcessEnv): void {
-  program
+  const command = program
     .command('up')
     .description('run the local system: init the home if missing, serve, and certify a sample workload')
-    .addOption(homeOption())
-    .option('--listen <host:port>', 'Certify API address', '127.0.0.1:8080')
-    .option('--admin-listen <host:port>', 'metrics, /ready and /live', '127.0.0.1:9990')
+    .addOption(homeOption());
+  addListenOptions(command)
     .option('--once', 'exit after the account (for tests and CI)', false)
     .option('--log-level <level>', 'log level', 'warn')
     .action(async (o: { home?: string; listen: string; adminListen: string; once: boolean; logLevel: string }) => {

@@ -3,6 +3,7 @@ import type { Clock } from '../../common/clock.ts';
 import { IdentityMismatchError, InvalidArgumentError, UnavailableError } from '../../common/errors.ts';
 import { identityName, serviceAccountUsername, spiffeId, type IdentityDomain } from '../../common/names.ts';
 import { randomSerial } from '../../trust-anchors/certificates.ts';
+import type { LedgerEntry } from '../ledger/record.ts';
 import type { TokenValidator } from '../validators/token-validator.ts';
 import { parseCsr } from './csr.ts';
 import type { IssuerHolder } from './issuer-holder.ts';
@@ -29,18 +30,8 @@ export interface CertifyResult {
   serialHex: string;
 }
 
-/** One issued certificate, as the ledger records it. */
-export interface IssuanceEntry {
-  time: string;
-  identity: string;
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  certSha256: string;
-  publicKeySha256: string;
-  issuerFingerprint: string;
-  tokenSubject: string;
-}
+/** One issued certificate, as the ledger records it (the ledger owns the schema). */
+export type IssuanceEntry = LedgerEntry;
 
 /** Where issued certificates are recorded; `append` resolves once the record is durable. */
 export interface IssuanceRecorder {

@@ -4,7 +4,7 @@
  */
 import { createSecureContext, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { ConfigError } from '../../common/errors.ts';
+import { ConfigError, IdentityError } from '../../common/errors.ts';
 import { fromResponseMessage, identityServiceDefinition, type CertifyInput, type CertifyOutput } from './codec.ts';
 
 export const DEFAULT_CERTIFY_TIMEOUT_MS = 10_000;
@@ -26,8 +26,11 @@ export interface CertifyClient {
   close(): void;
 }
 
-/** A Certify call that did not succeed; `grpcCode` is the status (a TLS failure shows as UNAVAILABLE). */
-export class CertifyCallError extends Error {
+/**
+ * A Certify call that did not succeed; `grpcCode` is the status the service answered (a TLS
+ * failure shows as UNAVAILABLE). To whoever called us, it means the identity service failed us.
+ */
+export class CertifyCallError extends IdentityError {
   readonly code = 'ERR_CERTIFY_CALL' as const;
   readonly grpcCode: grpc.status;
   /** The status name, e.g. `PERMISSION_DENIED`. */
@@ -36,7 +39,6 @@ export class CertifyCallError extends Error {
   constructor(grpcCode: grpc.status, details: string, options?: { cause?: unknown }) {
     const grpcStatus = grpc.status[grpcCode] ?? String(grpcCode);
     super(`certify failed: ${grpcStatus}: ${details}`, options);
-    this.name = 'CertifyCallError';
     this.grpcCode = grpcCode;
     this.grpcStatus = grpcStatus;
     this.details = details;
