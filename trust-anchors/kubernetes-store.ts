@@ -1,7 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1ObjectMeta, type V1Secret } from '@kubernetes/client-node';
 import { NotFoundError, UnavailableError } from '../common/errors.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
-import { describeApiFailure, withDeadline } from '../common/kube-client.ts';
+import { describeApiFailure, withDeadline, type ApiCall, type CallOptions } from '../common/kube-client.ts';
 import { ObjectWatch, type Backoff } from './kubernetes-watch.ts';
 import type { StoredBundle, StoredIssuer, Subscription, TrustStore } from './store.ts';
 
@@ -209,7 +209,7 @@ export class KubernetesTrustStore implements TrustStore {
   }
 
   /** One GET: the object, undefined for 404, UnavailableError for everything else. */
-  async #read<T>(source: string, call: Parameters<typeof withDeadline<T>>[0]): Promise<T | undefined> {
+  async #read<T>(source: string, call: ApiCall<T>): Promise<T | undefined> {
     try {
       return await withDeadline(call, { timeoutMs: this.#timeoutMs });
     } catch (err) {
@@ -224,8 +224,8 @@ export class KubernetesTrustStore implements TrustStore {
     ops: {
       read(): Promise<T | undefined>;
       build(existing: T | undefined): T;
-      create: (body: T, o: Parameters<Parameters<typeof withDeadline>[0]>[0]) => Promise<T>;
-      replace: (body: T, o: Parameters<Parameters<typeof withDeadline>[0]>[0]) => Promise<T>;
+      create(body: T, options: CallOptions): Promise<T>;
+      replace(body: T, options: CallOptions): Promise<T>;
     },
   ): Promise<void> {
     for (let attempt = 1; ; attempt++) {

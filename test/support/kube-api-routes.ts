@@ -144,7 +144,8 @@ function watch(ctx: RouteContext, res: ServerResponse, who: { resource: Resource
   };
   const send = (event: WatchEvent) => {
     start();
-    if (!res.writableEnded) res.write(`${JSON.stringify(event)}\n`);
+    // After an abrupt drop the event goes nowhere, as it would on a dead connection.
+    if (!res.writableEnded && !res.destroyed && !res.socket?.destroyed) res.write(`${JSON.stringify(event)}\n`);
   };
   const stop = ctx.store.watch({ scope: { resource: who.resource, namespace: who.namespace, selector }, bookmarks, send }, resourceVersion);
   start();
