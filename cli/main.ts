@@ -7,6 +7,8 @@ import { registerServe } from './commands/serve.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerLedger } from './commands/ledger.ts';
 import { registerUp } from './commands/up.ts';
+import { registerMesh } from './commands/mesh.ts';
+import { registerProxy } from './commands/proxy.ts';
 
 /** Builds the `identity` command line. Each command module only wires library modules together. */
 export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
@@ -21,6 +23,8 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   registerCheck(program, env);
   registerLedger(program, env);
   registerUp(program, env);
+  registerMesh(program, env);
+  registerProxy(program, env);
   return program;
 }
 

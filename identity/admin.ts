@@ -1,6 +1,7 @@
 /**
- * The identity service's admin endpoint (plain HTTP, meant for a loopback or pod-local port):
- * Prometheus metrics and the liveness and readiness probes Kubernetes polls.
+ * The admin endpoint of the identity service and of the proxy (plain HTTP, meant for a loopback
+ * or pod-local port): Prometheus metrics, the liveness and readiness probes Kubernetes polls, and
+ * any further JSON endpoints the caller adds.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +21,8 @@ export interface AdminServerOptions {
   registry: Registry;
   ready: () => Readiness;
   logger: Logger;
+  /** Further GET endpoints answering JSON, by path; e.g. the proxy's `/identity`. */
+  routes?: Record<string, () => { status: number; body: object }>;
 }
 
 export interface AdminServer {
@@ -51,8 +54,14 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AdminSe
       const { ready, detail } = options.ready();
       return sendJson(res, ready ? 200 : 503, { ready, ...(detail ? { detail } : {}) });
     }
-    default:
+    default: {
+      const extra = Object.hasOwn(options.routes ?? {}, path) ? options.routes![path]! : undefined;
+      if (extra) {
+        const { status, body } = extra();
+        return sendJson(res, status, body);
+      }
       return sendJson(res, 404, { error: 'not found' });
+    }
   }
 }
 

@@ -1,0 +1,103 @@
+/**
+ * The proxy's Prometheus metrics. Every name and label key lives here; each proxy gets its own
+ * Registry (never prom-client's global one), so that two proxies in one process — as in the end
+ * to end tests — never see each other's numbers.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { BUNDLE_RELOAD_RESULTS } from '../../meshtls/bundle-file.ts';
+import { HANDSHAKE_FAILURE_REASONS } from '../../meshtls/failure-reason.ts';
+
+export type Direction = 'inbound' | 'outbound';
+export type ConnectionLabels = 'direction' | 'tls' | 'peer_identity';
+
+export interface ProxyMetrics {
+  registry: Registry;
+  /** `proxy_tcp_open_total{direction,tls,peer_identity}`: connections handed to the pump. */
+  tcpOpen: Counter<ConnectionLabels>;
+  /** `proxy_tcp_close_total{direction,tls,peer_identity}`: those connections, once closed. */
+  tcpClose: Counter<ConnectionLabels>;
+  /**
+   * `proxy_tcp_bytes_total{direction,flow}`: application bytes (after TLS) on the accepted side;
+   * `read` from the connecting client, `write` to it.
+   */
+  tcpBytes: Counter<'direction' | 'flow'>;
+  /** `proxy_tls_handshake_failures_total{direction,reason}`; reasons in `HANDSHAKE_FAILURE_REASONS`. */
+  handshakeFailures: Counter<'direction' | 'reason'>;
+  /** `proxy_tcp_refused_total{direction,reason}`: connections refused outside the handshake. */
+  tcpRefused: Counter<'direction' | 'reason'>;
+  /** `proxy_identity_cert_expiry_timestamp_seconds`: notAfter of the certificate in use. */
+  certExpiry: Gauge;
+  /** `proxy_identity_renewals_total`: certificates accepted by the credential store. */
+  renewals: Counter;
+  /** `proxy_identity_renewal_failures_total`: failed attempts (certify call or refused certificate). */
+  renewalFailures: Counter;
+  /** `proxy_trust_bundle_reloads_total{result}`; result is applied, invalid or refused. */
+  bundleReloads: Counter<'result'>;
+}
+
+/** Stable label values, pre-created so that dashboards see zeros rather than gaps. */
+export const REFUSAL_REASONS = ['detect-timeout', 'transport-header', 'port-not-allowed', 'unauthorized', 'app-unreachable'] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
+export function createProxyMetrics(options: { processMetrics?: boolean } = {}): ProxyMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const connectionLabels = ['direction', 'tls', 'peer_identity'] as const;
+
+  const handshakeFailures = new Counter({
+    name: 'proxy_tls_handshake_failures_total',
+    help: 'TLS handshakes that failed or were refused, by direction and reason.',
+    labelNames: ['direction', 'reason'] as const,
+    registers,
+  });
+  const tcpRefused = new Counter({
+    name: 'proxy_tcp_refused_total',
+    help: 'Connections refused after detection or the handshake, by direction and reason.',
+    labelNames: ['direction', 'reason'] as const,
+    registers,
+  });
+  const bundleReloads = new Counter({
+    name: 'proxy_trust_bundle_reloads_total',
+    help: 'Changes of the trust bundle file, by result (applied, invalid, refused).',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  for (const direction of ['inbound', 'outbound'] as const) {
+    for (const reason of HANDSHAKE_FAILURE_REASONS) handshakeFailures.inc({ direction, reason }, 0);
+  }
+  for (const reason of REFUSAL_REASONS) tcpRefused.inc({ direction: 'inbound', reason }, 0);
+  for (const result of BUNDLE_RELOAD_RESULTS) bundleReloads.inc({ result }, 0);
+
+  const metrics: ProxyMetrics = {
+    registry,
+    tcpOpen: new Counter({ name: 'proxy_tcp_open_total', help: 'Connections opened (forwarding started).', labelNames: connectionLabels, registers }),
+    tcpClose: new Counter({ name: 'proxy_tcp_close_total', help: 'Forwarded connections closed.', labelNames: connectionLabels, registers }),
+    tcpBytes: new Counter({
+      name: 'proxy_tcp_bytes_total',
+      help: 'Application bytes forwarded, counted on the accepted connection: read from the client, written to it.',
+      labelNames: ['direction', 'flow'] as const,
+      registers,
+    }),
+    handshakeFailures,
+    tcpRefused,
+    certExpiry: new Gauge({
+      name: 'proxy_identity_cert_expiry_timestamp_seconds',
+      help: "notAfter of the proxy's certificate in use, as a Unix timestamp.",
+      registers,
+    }),
+    renewals: new Counter({ name: 'proxy_identity_renewals_total', help: 'Certificates received and put in use.', registers }),
+    renewalFailures: new Counter({
+      name: 'proxy_identity_renewal_failures_total',
+      help: 'Renewal attempts that failed: the certify call, or a certificate the proxy refused.',
+      registers,
+    }),
+    bundleReloads,
+  };
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  return metrics;
+}
+
+/** Label values for a connection; `peer_identity` is empty for an unauthenticated peer. */
+export function connectionLabels(direction: Direction, peerIdentity: string | undefined) {
+  return { direction, tls: peerIdentity ? 'true' : 'false', peer_identity: peerIdentity ?? '' };
+}
