@@ -6,7 +6,6 @@ import { registerToken } from './commands/token.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerLedger } from './commands/ledger.ts';
-import { registerUp } from './commands/up.ts';
 import { registerMesh } from './commands/mesh.ts';
 import { registerProxy } from './commands/proxy.ts';
 
@@ -22,7 +21,6 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   registerServe(program, env);
   registerCheck(program, env);
   registerLedger(program, env);
-  registerUp(program, env);
   registerMesh(program, env);
   registerProxy(program, env);
   return program;

@@ -134,12 +134,13 @@ describe('identity ledger verify', () => {
     try {
       await server.waitFor(/identity service ready/);
       expect(await server.stop()).toBe(0);
-      const up = await runCli(['up', '--home', t.home, '--once', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0']);
-      expect(up.code).toBe(0);
+      // The local mesh issues certificates to two proxies, recorded in this home's ledger.
+      const mesh = await runCli(['mesh', '--home', t.home, '--once', '--identity-listen', '127.0.0.1:0', '--identity-admin-listen', '127.0.0.1:0'], { timeoutMs: 120_000 });
+      expect(mesh.code).toBe(0);
       const path = join(t.home, 'ledger.jsonl');
       expect((await runCli(['ledger', 'verify', '--home', t.home])).code).toBe(0);
       const text = await readFile(path, 'utf8');
-      await writeFile(path, text.replace(/"identity":"web\./, '"identity":"api.'));
+      await writeFile(path, text.replace(/"identity":"(web|api)\./, '"identity":"evil.'));
       const r = await runCli(['ledger', 'verify', '--home', t.home]);
       expect(r.code).toBe(ExitCode.FAILURE);
       expect(r.stdout).toMatch(/line 1: hash-mismatch/);
