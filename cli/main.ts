@@ -8,6 +8,7 @@ import { registerCheck } from './commands/check.ts';
 import { registerLedger } from './commands/ledger.ts';
 import { registerMesh } from './commands/mesh.ts';
 import { registerProxy } from './commands/proxy.ts';
+import { registerPolicy } from './commands/policy.ts';
 
 /** Builds the `identity` command line. Each command module only wires library modules together. */
 export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
@@ -23,6 +24,7 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   registerLedger(program, env);
   registerMesh(program, env);
   registerProxy(program, env);
+  registerPolicy(program, env);
   return program;
 }
 
