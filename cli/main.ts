@@ -1,37 +1,43 @@
 import { Command, CommanderError } from 'commander';
 import { exitCodeOf, ExitCode, isIdentityError } from '../common/errors.ts';
-import { registerBundle } from './commands/bundle.ts';
-import { registerInit } from './commands/init.ts';
-import { registerToken } from './commands/token.ts';
-import { registerServe } from './commands/serve.ts';
-import { registerCheck } from './commands/check.ts';
-import { registerLedger } from './commands/ledger.ts';
-import { registerMesh } from './commands/mesh.ts';
-import { registerProxy } from './commands/proxy.ts';
-import { registerPolicy } from './commands/policy.ts';
 
-/** Builds the `identity` command line. Each command module only wires library modules together. */
-export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
+type Register = (program: Command, env: NodeJS.ProcessEnv) => void;
+
+/**
+ * The commands, each loaded only when it runs: a sidecar proxy should not carry the Kubernetes
+ * client or the certificate authority in its memory (they cost ~100 MiB of RSS).
+ */
+const commands: Record<string, () => Promise<Register>> = {
+  init: async () => (await import('./commands/init.ts')).registerInit,
+  bundle: async () => (await import('./commands/bundle.ts')).registerBundle,
+  token: async () => (await import('./commands/token.ts')).registerToken,
+  serve: async () => (await import('./commands/serve.ts')).registerServe,
+  check: async () => (await import('./commands/check.ts')).registerCheck,
+  ledger: async () => (await import('./commands/ledger.ts')).registerLedger,
+  proxy: async () => (await import('./commands/proxy.ts')).registerProxy,
+  mesh: async () => (await import('./commands/mesh.ts')).registerMesh,
+  policy: async () => (await import('./commands/policy.ts')).registerPolicy,
+};
+
+/**
+ * Builds the `identity` command line with the commands named (all of them by default, as help
+ * needs). Each command module only wires library modules together.
+ */
+export async function buildProgram(env: NodeJS.ProcessEnv = process.env, only?: string[]): Promise<Command> {
   const program = new Command('identity')
-    .description('Zero-trust workload identity: a Linkerd-compatible certificate authority, trust anchors and tools')
+    .description('Zero-trust workload identity: a Linkerd-compatible certificate authority, mutual-TLS proxy and policy')
     .showHelpAfterError()
     .exitOverride();
-  registerInit(program, env);
-  registerBundle(program, env);
-  registerToken(program, env);
-  registerServe(program, env);
-  registerCheck(program, env);
-  registerLedger(program, env);
-  registerMesh(program, env);
-  registerProxy(program, env);
-  registerPolicy(program, env);
+  for (const name of only ?? Object.keys(commands)) (await commands[name]!())(program, env);
   return program;
 }
 
 /** Runs the CLI; resolves with the exit code. Errors print one clear line on standard error. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   try {
-    await buildProgram(env).parseAsync(argv, { from: 'user' });
+    const name = argv[0];
+    const program = await buildProgram(env, name && Object.hasOwn(commands, name) ? [name] : undefined);
+    await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
   } catch (err) {
     if (err instanceof CommanderError) {

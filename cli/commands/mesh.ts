@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runLocalMesh } from '../../mesh/local-mesh.ts';
 import { homeOption, resolveHome } from '../options.ts';
-import { waitForSignal } from './serve.ts';
+import { waitForSignal } from '../signals.ts';
 
 export function registerMesh(program: Command, env: NodeJS.ProcessEnv): void {
   program

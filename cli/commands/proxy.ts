@@ -3,7 +3,7 @@ import { systemClock } from '../../common/clock.ts';
 import { createLogger } from '../../common/log.ts';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_IDENTITY_SERVICE_NAME, DEFAULT_INBOUND_LISTEN, loadProxyConfig, type ProxyFlags } from '../../proxy/config.ts';
 import { startProxy } from '../../proxy/proxy.ts';
-import { waitForSignal } from './serve.ts';
+import { waitForSignal } from '../signals.ts';
 
 /**
  * `identity proxy`: the sidecar. Flags and `--config FILE` are only collected here; defaults
