@@ -5,8 +5,9 @@
  *   npm run bench:certify                 # Node 20
  *   npx -y node@24 bin/run-ts.mjs bench/certify.ts
  *
- * Options: --server auto|cli|direct   how the service is started (auto: the CLI, or
- *                                     bench/serve-direct.ts if the CLI does not load)
+ * The server is `identity serve` (bin/identity.mjs), as deployed.
+ *
+ * Options: --crypto-workers N   passed to identity serve (default: its own, cores - 1; 0 = in-thread)
  *          --levels 1,16,64  --warmup N  --requests-c1 N  --requests N (c16, c64 and others)
  *          --quick (a fifth of the requests)  --max-seconds S (per level; default 45)
  *          --floor-seconds S  --tmp DIR  --keep-home
@@ -30,7 +31,7 @@ import { initHome } from '../trust-anchors/home.ts';
 import { makeBenchCsr, type BenchCsr } from './csr.ts';
 import { measureFloor, type FloorResult } from './floor.ts';
 import { createClientPool, runLevel, type ClientPool, type LevelResult, type PreparedRequest } from './load.ts';
-import { ServerStartError, startServerProcess, type ServerMode, type ServerProcess } from './server-process.ts';
+import { startServerProcess, type ServerProcess } from './server-process.ts';
 
 const TARGET_C16_PER_SEC = 3_000;
 const TARGET_C16_P99_MS = 10;
@@ -39,7 +40,7 @@ const WORKLOADS = 64;
 
 const { values: args } = parseArgs({
   options: {
-    server: { type: 'string', default: 'auto' },
+    'crypto-workers': { type: 'string' },
     levels: { type: 'string', default: '1,16,64' },
     warmup: { type: 'string', default: '2000' },
     'requests-c1': { type: 'string', default: '2000' },
@@ -60,8 +61,8 @@ const levels = args.levels.split(',').map(Number);
 if (levels.some((c) => !Number.isInteger(c) || c < 1 || c > 1024)) throw new Error(`--levels "${args.levels}" is not a list of concurrencies`);
 const warmupCount = count(args.warmup);
 const levelCounts = levels.map((c) => (c === 1 ? count(args['requests-c1']) : count(args.requests)));
-const serverModeArg = args.server as ServerMode | 'auto';
-if (!['auto', 'cli', 'direct'].includes(serverModeArg)) throw new Error('--server must be auto, cli or direct');
+const cryptoWorkers = args['crypto-workers'];
+if (cryptoWorkers !== undefined && !/^\d+$/.test(cryptoWorkers)) throw new Error(`--crypto-workers "${cryptoWorkers}" is not a whole number`);
 
 // ---- cleanup, also on failure and on signals ----
 let home: string | undefined;
@@ -156,23 +157,8 @@ async function main(): Promise<number> {
   const floor: FloorResult = measureFloor(csrs, Number(args['floor-seconds']));
 
   const nodeFlags = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
-  const start = async (mode: ServerMode) => startServerProcess({ mode, home: home!, nodeFlags });
-  let serverNote = '';
-  if (serverModeArg === 'auto') {
-    try {
-      server = await start('cli');
-    } catch (err) {
-      const log = err instanceof ServerStartError ? err.log.join('\n') : '';
-      if (!/ERR_MODULE_NOT_FOUND|Cannot find module/.test(log)) throw err;
-      const missing = /Cannot find module '([^']+)'/.exec(log)?.[1] ?? 'a module';
-      serverNote = `CLI does not load (${missing.replace(/^.*\/work\/main\//, '')} missing); started bench/serve-direct.ts (same config as serve)`;
-      progress(serverNote);
-      server = await start('direct');
-    }
-  } else {
-    server = await start(serverModeArg);
-  }
-  progress(`server pid ${server.pid} (${server.mode}), Certify on 127.0.0.1:${server.port}, admin on ${server.adminPort}`);
+  server = await startServerProcess({ home: home!, nodeFlags, serveFlags: cryptoWorkers !== undefined ? ['--crypto-workers', cryptoWorkers] : [] });
+  progress(`server pid ${server.pid}, Certify on 127.0.0.1:${server.port}, admin on ${server.adminPort}`);
   const serverCpuAtReady = server.cpuSeconds();
   const rssAtReady = server.memory().rssBytes;
 
@@ -229,7 +215,6 @@ async function main(): Promise<number> {
   pool.close();
   pool = undefined;
   const exit = await server.stop();
-  const serverMode = server.mode;
   server = undefined;
   const ledgerText = await readFile(join(home, HomeLayout.ledger), 'utf8').catch(() => '');
   const ledgerRecords = ledgerText.length === 0 ? 0 : ledgerText.trimEnd().split('\n').length;
@@ -255,8 +240,7 @@ async function main(): Promise<number> {
   out.push('');
   out.push(`Certify benchmark — node ${process.version} (OpenSSL ${process.versions.openssl}), ${cpus().length} CPUs (${cpus()[0]?.model.trim()})`);
   out.push(`load average at start ${loadStart.map((v) => v.toFixed(2)).join(' ')}, at end ${loadEnd.map((v) => v.toFixed(2)).join(' ')} (other work on the machine counts)`);
-  out.push(`server: ${serverMode === 'cli' ? 'identity serve (CLI)' : 'bench/serve-direct.ts'} as pid ${serverPid}; ledger on ${fsType(home)}; ${WORKLOADS} workloads, a token each, a fresh P-256 key per CSR`);
-  if (serverNote) out.push(`note: ${serverNote}`);
+  out.push(`server: identity serve (CLI) as pid ${serverPid}, crypto workers ${cryptoWorkers ?? 'default'}; ledger on ${fsType(home)}; ${WORKLOADS} workloads, a token each, a fresh P-256 key per CSR`);
   out.push('');
   out.push('Raw floor (node:crypto, in-process, one core)');
   out.push(`  import SPKI + verify   ${pad(n0(floor.importVerifyPerSec), 8)} /s`);
@@ -303,7 +287,7 @@ async function main(): Promise<number> {
     cpuModel: cpus()[0]?.model.trim(),
     loadavgStart: loadStart,
     loadavgEnd: loadEnd,
-    server: { mode: serverMode, note: serverNote || undefined, ledgerFs: fsType(home), peakRssBytes: memory.peakRssBytes, rssAtReadyBytes: rssAtReady, rssEndBytes: memory.rssBytes, cpuSeconds: serverCpuTotal, cpuSecondsAfterReady: serverCpuTotal - serverCpuAtReady, exit },
+    server: { mode: 'cli', cryptoWorkers: cryptoWorkers === undefined ? 'default' : Number(cryptoWorkers), ledgerFs: fsType(home), peakRssBytes: memory.peakRssBytes, rssAtReadyBytes: rssAtReady, rssEndBytes: memory.rssBytes, cpuSeconds: serverCpuTotal, cpuSecondsAfterReady: serverCpuTotal - serverCpuAtReady, exit },
     workloads: WORKLOADS,
     csrsMade: total,
     csrSeconds,

@@ -7,6 +7,9 @@
  *
  * --window takes monotonic microseconds (the bench prints each level's window with --profile;
  * V8's profile clock and process.hrtime are both CLOCK_MONOTONIC on Linux).
+ *
+ * --cpu-prof writes one profile per thread: the main thread's, the module loader's (tsx), and one
+ * per crypto worker (and its loader). Summarise each; "main-thread CPU" then means that thread's.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -84,11 +87,14 @@ function areaOf(f: CallFrame): string | undefined {
 const STEPS: Array<[string, (f: CallFrame) => boolean]> = [
   ['Certify handler (ours, any frame)', (f) => f.url.includes('identity/grpc/certify-service')],
   ['authority.certify', (f) => f.url.includes('authority/authority.ts') && f.functionName === 'certify'],
-  ['  parseCsr', (f) => f.url.includes('authority/csr.ts') && f.functionName === 'parseCsr'],
+  ['  verifyCsr (parse, key import, signature; in-thread or on a crypto worker)', (f) => f.url.includes('authority/csr.ts') && f.functionName === 'verifyCsr'],
+  ['  crypto worker pool (dispatch, main thread)', (f) => f.url.includes('identity/crypto-workers/pool')],
+  ['crypto worker (worker thread)', (f) => f.url.includes('identity/crypto-workers/worker')],
   ['  token validate (LocalJwtValidator)', (f) => f.url.includes('local-jwt-validator') && f.functionName === 'validate'],
   ['    jose jwtVerify', (f) => f.url.includes('/jose/') && f.functionName === 'jwtVerify'],
+  ['    verifyLocalJwt (in-thread or on a crypto worker)', (f) => f.url.includes('validators/local-jwt.ts') && f.functionName === 'verifyLocalJwt'],
   ['  CSR rules', (f) => f.url.includes('authority/rules.ts')],
-  ['    CSR verifySignature', (f) => f.url.includes('authority/csr.ts') && f.functionName === 'verifySignature'],
+  ['    CSR key import (importP256Key)', (f) => f.url.includes('authority/csr.ts') && f.functionName === 'importP256Key'],
   ['  LeafBuilder.build', (f) => f.url.includes('authority/leaf.ts') && f.functionName === 'build'],
   ['  checkLeafProfile', (f) => f.url.includes('authority/profile.ts')],
   ['  ledger append (sync part)', (f) => f.url.includes('identity/ledger/writer') && f.functionName === 'append'],

@@ -1,7 +1,7 @@
 /**
- * The identity service under test, as a separate process (its own event loop, its own core):
- * `identity serve` through the CLI, or bench/serve-direct.ts when the CLI does not load.
- * Ports are ephemeral; they are read from the service's `serving` log line.
+ * The identity service under test, as a separate process (its own event loop, its own cores):
+ * `identity serve` through the CLI. Ports are ephemeral; they are read from the service's
+ * `serving` log line.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,18 +11,16 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const TICKS_PER_SECOND = 100; // USER_HZ; Linux reports /proc times in these units on every common build
 
-export type ServerMode = 'cli' | 'direct';
-
 export interface ServerProcessOptions {
-  mode: ServerMode;
   home: string;
+  /** Extra `identity serve` flags, e.g. --crypto-workers 0. */
+  serveFlags?: string[];
   /** Extra node flags for the server, e.g. --cpu-prof. */
   nodeFlags?: string[];
   readyTimeoutMs?: number;
 }
 
 export interface ServerProcess {
-  mode: ServerMode;
   pid: number;
   port: number;
   adminPort: number;
@@ -50,15 +48,12 @@ export class ServerStartError extends Error {
   }
 }
 
-export function serverCommand(mode: ServerMode, home: string): string[] {
-  const listen = ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'];
-  return mode === 'cli'
-    ? [`${ROOT}bin/identity.mjs`, 'serve', '--home', home, ...listen]
-    : [`${ROOT}bin/run-ts.mjs`, `${ROOT}bench/serve-direct.ts`, '--home', home, ...listen];
+export function serverCommand(home: string, serveFlags: string[] = []): string[] {
+  return [`${ROOT}bin/identity.mjs`, 'serve', '--home', home, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...serveFlags];
 }
 
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
-  const args = [...(options.nodeFlags ?? []), ...serverCommand(options.mode, options.home)];
+  const args = [...(options.nodeFlags ?? []), ...serverCommand(options.home, options.serveFlags)];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   const remember = (line: string) => {
@@ -101,7 +96,6 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   });
 
   const handle: ServerProcess = {
-    mode: options.mode,
     pid: child.pid!,
     ...serving,
     recentLog: () => [...log],

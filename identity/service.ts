@@ -1,10 +1,13 @@
 import type { Clock } from '../common/clock.ts';
+import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { IdentityDomain } from '../common/names.ts';
 import type { TrustStore } from '../trust-anchors/store.ts';
 import { startAdminServer, type AdminServer } from './admin.ts';
 import { CertificateAuthority, type IssuanceEntry } from './authority/authority.ts';
+import { inThreadCsrVerifier, type CsrVerifier } from './authority/csr-verifier.ts';
 import { IssuerHolder } from './authority/issuer-holder.ts';
+import { CryptoWorkerPool, defaultCryptoWorkers } from './crypto-workers/pool.ts';
 import { startIdentityGrpcServer, type IdentityGrpcServer } from './grpc/certify-service.ts';
 import { ServingCredentialsSource } from './grpc/serving-credentials.ts';
 import { IssuerReloader, loadTrust, type TrustSnapshot } from './issuer-reloader.ts';
@@ -32,6 +35,12 @@ export interface IdentityServiceConfig {
   clockSkewMs?: number;
   /** Lifetime of the service's own TLS certificate. */
   servingLifetimeMs?: number;
+  /**
+   * Worker threads for the CPU-heavy, stateless part of a request (CSR parse, key import and
+   * signature check; the local token check). Default: one per core but one, at least one.
+   * 0: all in the main thread.
+   */
+  cryptoWorkers?: number;
 }
 
 export interface RunningIdentityService {
@@ -59,7 +68,18 @@ export async function startIdentityService(config: IdentityServiceConfig): Promi
   const metrics = createIdentityMetrics();
   recordTrustMetrics(metrics, initial);
 
+  const workers = config.cryptoWorkers ?? defaultCryptoWorkers();
+  if (!Number.isInteger(workers) || workers < 0) throw new ConfigError(`cryptoWorkers must be a whole number >= 0, not ${workers}`);
   const ledger = await LedgerWriter.open(config.ledgerPath, { clock, logger });
+  let pool: CryptoWorkerPool | undefined;
+  try {
+    pool = workers > 0 ? await CryptoWorkerPool.start({ size: workers, logger }) : undefined;
+  } catch (err) {
+    await ledger.close();
+    throw err;
+  }
+  const csrVerifier: CsrVerifier = pool ?? inThreadCsrVerifier;
+  const validator = (pool && !process.env.TMP_JWT_INLINE && config.validator.withCryptoWorkers?.(pool)) || config.validator; // TMP-EXPERIMENT
   const recorder = {
     append: async (entry: IssuanceEntry) => {
       await ledger.append(entry);
@@ -68,7 +88,8 @@ export async function startIdentityService(config: IdentityServiceConfig): Promi
   };
   const authority = new CertificateAuthority({
     issuers,
-    validator: config.validator,
+    validator,
+    csrVerifier,
     recorder,
     domain,
     clock,
@@ -144,6 +165,7 @@ export async function startIdentityService(config: IdentityServiceConfig): Promi
   } catch (err) {
     await grpc?.close();
     await ledger.close();
+    await pool?.close();
     throw err;
   }
   reloader.start();
@@ -162,6 +184,7 @@ export async function startIdentityService(config: IdentityServiceConfig): Promi
       reloader.close();
       await grpc.close();
       await admin.close();
+      await pool?.close();
       await ledger.close();
     },
   };

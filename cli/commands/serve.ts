@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { systemClock } from '../../common/clock.ts';
-import { NotFoundError } from '../../common/errors.ts';
+import { NotFoundError, UsageError } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import { defaultIdentityDomain, type IdentityDomain } from '../../common/names.ts';
 import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_LEAF_LIFETIME_MS } from '../../identity/authority/authority.ts';
@@ -14,6 +14,7 @@ import { TokenReviewValidator } from '../../identity/validators/token-review.ts'
 import { DirectoryTrustStore, HomeLayout } from '../../trust-anchors/directory-store.ts';
 import { readHomeConfig } from '../../trust-anchors/home.ts';
 import { KubernetesTrustStore } from '../../trust-anchors/kubernetes-store.ts';
+import { waitForSignal } from '../signals.ts';
 import { addListenOptions, durationArg, homeOption, parseHostPort, resolveHome } from '../options.ts';
 
 export interface ServeOptions {
@@ -30,6 +31,8 @@ export interface ServeOptions {
   ledger?: string;
   leafLifetime: number;
   clockSkew: number;
+  /** Worker threads for CSR and token checks; undefined: the service's default (cores - 1). */
+  cryptoWorkers?: number;
   logLevel: string;
 }
 
@@ -49,6 +52,7 @@ export function registerServe(program: Command, env: NodeJS.ProcessEnv): void {
     .option('--ledger <file>', 'issuance ledger (default: <home>/ledger.jsonl)')
     .option('--leaf-lifetime <duration>', 'lifetime of issued certificates', durationArg('--leaf-lifetime'), DEFAULT_LEAF_LIFETIME_MS)
     .option('--clock-skew <duration>', 'how far notBefore is backdated', durationArg('--clock-skew'), DEFAULT_CLOCK_SKEW_MS)
+    .option('--crypto-workers <n>', 'worker threads for CSR and token checks; 0 = in the main thread (default: cores - 1, at least 1)', wholeNumberArg('--crypto-workers'))
     .option('--log-level <level>', 'log level', 'info')
     .action(async (o: ServeOptions) => {
       const logger = createLogger({ name: 'identity', level: o.logLevel });
@@ -74,6 +78,7 @@ export async function serveConfig(o: ServeOptions, env: NodeJS.ProcessEnv, logge
     leafLifetimeMs: o.leafLifetime,
     clockSkewMs: o.clockSkew,
     ledgerPath: o.ledger ?? join(home, HomeLayout.ledger),
+    ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}),
   };
   if (o.kubernetes) {
     const kubeConfig = new KubeConfig();
@@ -115,15 +120,9 @@ export async function serveConfig(o: ServeOptions, env: NodeJS.ProcessEnv, logge
 
 export type { RunningIdentityService };
 
-/** Resolves on SIGINT or SIGTERM (Ctrl-C, kubelet). */
-export function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+function wholeNumberArg(what: string) {
+  return (value: string): number => {
+    if (!/^\d{1,4}$/.test(value)) throw new UsageError(`${what} "${value}" is not a whole number (0 or more)`);
+    return Number(value);
+  };
 }

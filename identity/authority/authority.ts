@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
 import { IdentityMismatchError, InvalidArgumentError, UnavailableError } from '../../common/errors.ts';
 import { identityName, serviceAccountUsername, spiffeId, type IdentityDomain } from '../../common/names.ts';
-import { randomSerial } from '../../trust-anchors/certificates.ts';
 import type { LedgerEntry } from '../ledger/record.ts';
 import type { TokenValidator } from '../validators/token-validator.ts';
-import { parseCsr } from './csr.ts';
+import { inThreadCsrVerifier, type CsrVerifier } from './csr-verifier.ts';
 import type { IssuerHolder } from './issuer-holder.ts';
 import { checkLeafProfile } from './profile.ts';
+import { SerialSource } from './serials.ts';
 import { csrRules } from './rules.ts';
 
 export const DEFAULT_LEAF_LIFETIME_MS = 24 * 3_600_000;
@@ -46,6 +46,8 @@ export interface AuthorityOptions {
   clock: Clock;
   leafLifetimeMs?: number;
   clockSkewMs?: number;
+  /** Parses CSRs and checks their signatures; default: in the calling thread. */
+  csrVerifier?: CsrVerifier;
 }
 
 /**
@@ -55,17 +57,31 @@ export interface AuthorityOptions {
  */
 export class CertificateAuthority {
   readonly #o: Required<AuthorityOptions>;
+  readonly #serials = new SerialSource();
 
   constructor(options: AuthorityOptions) {
-    this.#o = { leafLifetimeMs: DEFAULT_LEAF_LIFETIME_MS, clockSkewMs: DEFAULT_CLOCK_SKEW_MS, ...options };
+    this.#o = {
+      leafLifetimeMs: DEFAULT_LEAF_LIFETIME_MS,
+      clockSkewMs: DEFAULT_CLOCK_SKEW_MS,
+      ...options,
+      csrVerifier: options.csrVerifier ?? inThreadCsrVerifier,
+    };
     if (this.#o.leafLifetimeMs <= 0) throw new InvalidArgumentError('leaf lifetime must be positive');
   }
 
   async certify(request: CertifyRequest): Promise<CertifyResult> {
     verifyCertifyRequestShape(request);
-    const csr = parseCsr(request.csr);
-
-    const subject = await this.#o.validator.validate(request.token);
+    // The token check and the CSR check are independent and may run elsewhere (worker threads, the
+    // libuv pool, the API server), so they run side by side, the token first since its check is
+    // the one that can wait on something else. Failures are reported in a fixed order, as if the
+    // checks had run one after the other: a malformed CSR first, then the token.
+    const validating = this.#o.validator.validate(request.token);
+    const checking = this.#o.csrVerifier.verify(request.csr);
+    const [validated, checked] = await Promise.allSettled([validating, checking]);
+    if (checked.status === 'rejected') throw checked.reason;
+    if (validated.status === 'rejected') throw validated.reason;
+    const csr = checked.value;
+    const subject = validated.value;
     const identity = identityName(subject, this.#o.domain);
     if (request.identity !== identity) {
       throw new IdentityMismatchError(`the token proves "${identity}", but the request asks for "${truncate(request.identity)}"`);
@@ -87,7 +103,7 @@ export class CertificateAuthority {
       publicKeyBits: csr.publicKeyBits,
       dnsName: identity,
       uri: spiffeId(subject, this.#o.domain),
-      serial: randomSerial(),
+      serial: this.#serials.next(),
       notBefore: new Date(now.getTime() - this.#o.clockSkewMs),
       // Never outlive anything above the leaf, so that the holder renews before the chain expires.
       notAfter: new Date(Math.min(now.getTime() + this.#o.leafLifetimeMs, issuer.notAfter.getTime())),

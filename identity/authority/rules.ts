@@ -1,5 +1,5 @@
 import { CsrRejectedError, IdentityMismatchError, type IdentityError } from '../../common/errors.ts';
-import type { ParsedCsr } from './csr.ts';
+import type { VerifiedCsr } from './csr.ts';
 
 /**
  * One rule a CSR must meet before the authority signs it. Rules are small and named so that a
@@ -8,7 +8,7 @@ import type { ParsedCsr } from './csr.ts';
  */
 export interface CsrRule {
   name: string;
-  check(csr: ParsedCsr, identity: string): IdentityError | undefined;
+  check(csr: VerifiedCsr, identity: string): IdentityError | undefined;
 }
 
 export const csrRules: readonly CsrRule[] = [
@@ -57,10 +57,11 @@ export const csrRules: readonly CsrRule[] = [
     },
   },
   {
-    // Last: it is the one rule that costs real CPU.
+    // Last, so that a CSR that breaks a rule above is refused for that (the check itself was done
+    // by the CsrVerifier, possibly on another thread).
     name: 'signature-verifies',
     check: (csr) =>
-      csr.verifySignature() ? undefined : new CsrRejectedError('the CSR signature does not verify with its own key (ecdsa-with-SHA256 expected)'),
+      csr.signatureValid ? undefined : new CsrRejectedError('the CSR signature does not verify with its own key (ecdsa-with-SHA256 expected)'),
   },
 ];
 

@@ -66,6 +66,8 @@ export async function startIdentityGrpcServer(options: IdentityGrpcServerOptions
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    // Channelz keeps per-call statistics and traces for a debugging service we do not expose.
+    'grpc.enable_channelz': 0,
   });
   server.addService(identityServiceDefinition(), {
     Certify: certifyHandler(options),

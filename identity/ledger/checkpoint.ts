@@ -1,8 +1,10 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 
 /**
- * The ledger's head as of the last durable batch, kept in `<ledger>.head`. The chain proves that
- * nothing inside the ledger changed; only this file shows that records were cut off its end.
+ * The ledger's head as of a recent durable batch, kept in `<ledger>.head`. The chain proves that
+ * nothing inside the ledger changed; only this file shows that records were cut off its end. It
+ * is rewritten at most every ~250 ms while records come, and on close (see CheckpointWriter): the
+ * records after it, up to that much issuance, are not covered by it.
  */
 export interface Checkpoint {
   /** seq of the last durable record; 0 for an empty ledger. */
@@ -48,13 +50,24 @@ export async function readCheckpoint(path: string): Promise<CheckpointState> {
   return { state: 'ok', checkpoint: { seq: v.seq!, hash: v.hash, count: v.count! } };
 }
 
-/** Write-temp, fsync, rename: a crash leaves the old head or the new one, never a torn one. */
+/**
+ * Write-temp, fsync, rename: a crash leaves the old head or the new one, never a torn one.
+ *
+ * The temp file is created exclusively (O_EXCL) with mode 0600, so it has that mode from its
+ * first byte and needs no chmod; one left behind by a crash (whatever its mode) is removed first.
+ */
 export async function writeCheckpoint(path: string, checkpoint: Checkpoint): Promise<void> {
   // A fixed temp name is safe: the ledger lock admits one writer.
   const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w', 0o600);
+  let handle: FileHandle;
   try {
-    await handle.chmod(0o600);
+    handle = await open(tmp, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    await unlink(tmp);
+    handle = await open(tmp, 'wx', 0o600);
+  }
+  try {
     await handle.writeFile(`${JSON.stringify(checkpoint)}\n`);
     await handle.sync();
   } finally {
@@ -63,56 +76,94 @@ export async function writeCheckpoint(path: string, checkpoint: Checkpoint): Pro
   await rename(tmp, path);
 }
 
+/** How often, at most, the head file is rewritten while records keep coming. */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 250;
+
 /**
- * Keeps the head file current without holding up appends: runs beside the ledger's batches,
- * at most one write in flight, and a newer head replaces one still waiting. A head that lags
- * the ledger is harmless (verify only objects to a ledger that ends before its head).
+ * Keeps the head file current without holding up appends: it runs beside the ledger's batches,
+ * with at most one write in flight, and writes at most once per `intervalMs`. A newer head
+ * replaces one still waiting; the newest one waiting is written when the interval is up, whether
+ * or not more records come (so a writer that goes idle has its head on disk within one
+ * interval), and at once by `flush` (close), so the final head is never skipped.
+ *
+ * What a lagging head means: the head is the only evidence of the ledger's length, so records
+ * appended after the last head written can be cut off the end of the ledger without `verify`
+ * noticing (the ledger still reaches the head). The bound is the interval: about 250 ms of
+ * issuance, plus one head write, while the writer is running; nothing after a clean close. A head
+ * that lags is otherwise harmless: verify only objects to a ledger that ends before its head.
  */
 export class CheckpointWriter {
   readonly #path: string;
   readonly #onError: (err: unknown) => void;
+  readonly #intervalMs: number;
   #waiting: Checkpoint | undefined;
   #running: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #lastStart = -Infinity;
   #written = 0;
   #failed = false;
 
-  constructor(path: string, onError: (err: unknown) => void) {
+  constructor(path: string, onError: (err: unknown) => void, options: { intervalMs?: number } = {}) {
     this.#path = path;
     this.#onError = onError;
+    this.#intervalMs = options.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
   }
 
   get written(): number {
     return this.#written;
   }
 
+  /** Hands over the newest durable head; it is written now, or when the current interval is up. */
   update(checkpoint: Checkpoint): void {
     if (this.#failed) return;
     this.#waiting = checkpoint;
-    this.#running ??= this.#run().finally(() => {
+    this.#schedule();
+  }
+
+  /** Writes the newest head given to `update` now, and resolves once it is written (or has failed). */
+  async flush(): Promise<void> {
+    for (;;) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      if (this.#running) await this.#running;
+      else if (this.#waiting && !this.#failed) this.#start();
+      else return;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#running || this.#timer || !this.#waiting || this.#failed) return;
+    const due = this.#lastStart + this.#intervalMs - performance.now();
+    if (due <= 0) {
+      this.#start();
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#schedule();
+    }, due);
+  }
+
+  #start(): void {
+    const next = this.#waiting!;
+    this.#waiting = undefined;
+    this.#lastStart = performance.now();
+    this.#running = this.#write(next).finally(() => {
       this.#running = undefined;
-      // A head handed over after the loop's last look but before this callback.
-      if (this.#waiting) this.update(this.#waiting);
+      // A head handed over while this one was being written waits for the next interval.
+      this.#schedule();
     });
   }
 
-  /** Resolves once the newest head given to `update` is written (or has failed). */
-  async flush(): Promise<void> {
-    while (this.#running) await this.#running;
-  }
-
-  async #run(): Promise<void> {
-    while (this.#waiting) {
-      const next = this.#waiting;
+  async #write(checkpoint: Checkpoint): Promise<void> {
+    try {
+      await writeCheckpoint(this.#path, checkpoint);
+      this.#written++;
+    } catch (err) {
       this.#waiting = undefined;
-      try {
-        await writeCheckpoint(this.#path, next);
-        this.#written++;
-      } catch (err) {
-        this.#waiting = undefined;
-        this.#failed = true;
-        this.#onError(err);
-        return;
-      }
+      this.#failed = true;
+      clearTimeout(this.#timer);
+      this.#onError(err);
     }
   }
 }

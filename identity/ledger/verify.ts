@@ -29,6 +29,12 @@ export interface LedgerReport {
  * Safe to run while a writer appends: it reads a prefix of the file, and a record being
  * written at that moment shows as a partial line.
  *
+ * Tail truncation is detected only up to the checkpoint. The writer rewrites `<path>.head` at
+ * most every ~250 ms while it appends, and on close; so records appended after the last head
+ * written (up to ~250 ms of issuance, plus one head write, while a writer runs or after it
+ * crashed) can be cut off the end undetected. After a clean close the head names the last
+ * record, and any cut is reported as `truncated`.
+ *
  * @example
  * const report = await verifyLedger('/var/lib/identity/ledger.jsonl');
  * for (const p of report.errors) console.error(`line ${p.line}: ${p.kind}: ${p.message}`);

@@ -124,6 +124,54 @@ describe('ledger writer', () => {
     expect((await verifyLedger(path)).ok).toBe(true);
   });
 
+  it('ok/checkpoint-coalesced: the head is written at most once per interval, and the final one on close', async () => {
+    // An interval longer than the test, so that the count does not depend on the disk's speed.
+    const ledger = await LedgerWriter.open(path, { clock, checkpointIntervalMs: 60_000 });
+    let last;
+    for (let i = 1; i <= 20; i++) last = await ledger.append(entry(i)); // 20 batches, one after the other
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ledger.stats).toMatchObject({ batches: 20, checkpoints: 1 }); // the first batch's head; the rest wait
+    await ledger.close();
+    expect(ledger.stats.checkpoints).toBe(2); // the newest head, at once, on close
+    expect(JSON.parse(await readFile(checkpointPath(path), 'utf8'))).toEqual({ seq: 20, hash: last!.hash, count: 20 });
+    expect(await verifyLedger(path)).toMatchObject({ ok: true, count: 20, problems: [] });
+  });
+
+  it('ok/checkpoint-idle: a writer that goes idle has its head on disk within the interval, without close', async () => {
+    const ledger = await LedgerWriter.open(path, { clock, checkpointIntervalMs: 100 });
+    await ledger.append(entry(1));
+    const second = await ledger.append(entry(2)); // within the interval of the first head
+    const head = async () => JSON.parse(await readFile(checkpointPath(path), 'utf8')) as { seq: number };
+    const deadline = Date.now() + 5_000;
+    while ((await head()).seq !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await head()).toEqual({ seq: 2, hash: second.hash, count: 2 });
+    await ledger.close();
+  });
+
+  it('ok/checkpoint-lag: records after the last head can be cut undetected (the documented bound); after close, not', async () => {
+    const ledger = await LedgerWriter.open(path, { clock, checkpointIntervalMs: 60_000 });
+    await ledger.append(entry(1)); // head written at once (first in its interval)
+    await ledger.append(entry(2));
+    await ledger.append(entry(3)); // heads for 2 and 3 wait for the interval
+    // Cut record 3 while the writer runs: the head still says seq 1 or 2, so verify cannot tell.
+    const l = await lines();
+    await setLines(l.slice(0, 2));
+    expect((await verifyLedger(path)).errors).toEqual([]);
+    await setLines(l);
+    await ledger.close(); // the final head, seq 3
+    await setLines(l.slice(0, 2));
+    expect(await errorsOf()).toEqual([{ line: 3, kind: 'truncated' }]);
+  });
+
+  it('ok/checkpoint-temp-left-behind: a stale temp head of another mode is replaced, the head is 0600', async () => {
+    await writeFile(`${checkpointPath(path)}.tmp`, 'junk', { mode: 0o644 });
+    const ledger = await LedgerWriter.open(path, { clock });
+    await ledger.append(entry(1));
+    await ledger.close();
+    expect((await stat(checkpointPath(path))).mode & 0o777).toBe(0o600);
+    expect(await verifyLedger(path)).toMatchObject({ ok: true, count: 1 });
+  });
+
   it('ok/reopen: a reopened ledger continues the chain', async () => {
     await writeLedger(2);
     const [, second] = await readLedgerRecords(path);
