@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { systemClock } from '../common/clock.ts';
@@ -139,16 +139,7 @@ export function spawnProcess(name: string, command: string, args: string[], logF
 }
 
 /** A free port on 127.0.0.1 for programs that cannot report an ephemeral one (stunnel). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+export { freePort } from '../mesh/process.ts';
 
 /** Resolves once a TCP connect to the port succeeds (the connection is closed at once). */
 export async function waitForPort(port: number, timeoutMs: number, gone: () => boolean): Promise<void> {

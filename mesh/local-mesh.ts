@@ -1,6 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../common/clock.ts';
@@ -9,7 +8,7 @@ import { defaultIdentityDomain, identityName, type ServiceAccountRef } from '../
 import { signLocalServiceAccountToken } from '../identity/validators/local-token.ts';
 import { HomeLayout, writeFileAtomic } from '../trust-anchors/directory-store.ts';
 import { DEFAULT_ANCHOR_LIFETIME_MS, DEFAULT_ISSUER_LIFETIME_MS, initHome, readHomeConfig } from '../trust-anchors/home.ts';
-import { logEvent, spawnIdentity, spawnTypeScript, type ManagedProcess } from './process.ts';
+import { freePort, logEvent, spawnIdentity, spawnTypeScript, type ManagedProcess } from './process.ts';
 
 const APPS = fileURLToPath(new URL('./apps/', import.meta.url));
 const TOKEN_TTL_MS = 3_600_000;
@@ -146,17 +145,6 @@ async function countConnections(adminPort: number, direction: string, peer: stri
 async function httpGet(url: string): Promise<string> {
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   return res.text();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 async function exists(path: string): Promise<boolean> {
