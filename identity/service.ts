@@ -37,8 +37,7 @@ export interface IdentityServiceConfig {
   servingLifetimeMs?: number;
   /**
    * Worker threads for the CPU-heavy, stateless part of a request (CSR parse, key import and
-   * signature check; the local token check). Default: one per core but one, at least one.
-   * 0: all in the main thread.
+   * signature check). Default: one per core but one, at least one. 0: in the main thread.
    */
   cryptoWorkers?: number;
 }
@@ -79,7 +78,6 @@ export async function startIdentityService(config: IdentityServiceConfig): Promi
     throw err;
   }
   const csrVerifier: CsrVerifier = pool ?? inThreadCsrVerifier;
-  const validator = (pool && !process.env.TMP_JWT_INLINE && config.validator.withCryptoWorkers?.(pool)) || config.validator; // TMP-EXPERIMENT
   const recorder = {
     append: async (entry: IssuanceEntry) => {
       await ledger.append(entry);
@@ -88,7 +86,7 @@ export async function startIdentityService(config: IdentityServiceConfig): Promi
   };
   const authority = new CertificateAuthority({
     issuers,
-    validator,
+    validator: config.validator,
     csrVerifier,
     recorder,
     domain,

@@ -1,9 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import type { JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../../common/clock.ts';
 import { TokenInvalidError } from '../../common/errors.ts';
 import { isDnsLabel, parseServiceAccountUsername } from '../../common/names.ts';
-import { verifyLocalJwt, type LocalJwtOffload, type LocalJwtVerify } from './local-jwt.ts';
 import { localTokenIssuer } from './local-token.ts';
 import { IDENTITY_AUDIENCE, type TokenSubject, type TokenValidator } from './token-validator.ts';
 
@@ -15,8 +14,6 @@ export interface LocalJwtValidatorOptions {
   audience?: string;
   /** Seconds of clock tolerance on exp and nbf. */
   clockToleranceSec?: number;
-  /** Where the signature and claims are checked (jose runs there); default: this thread. */
-  verify?: LocalJwtVerify;
 }
 
 interface KubernetesClaims {
@@ -35,32 +32,27 @@ export class LocalJwtValidator implements TokenValidator {
   readonly #o: Required<LocalJwtValidatorOptions>;
 
   constructor(options: LocalJwtValidatorOptions) {
-    const key = options.verificationKey;
-    this.#o = {
-      audience: IDENTITY_AUDIENCE,
-      clockToleranceSec: 5,
-      ...options,
-      verify: options.verify ?? ((token, check) => verifyLocalJwt(token, key, check)),
-    };
-  }
-
-  /** The same validator, with jose's work done on `workers` (worker threads). */
-  withCryptoWorkers(workers: LocalJwtOffload): LocalJwtValidator {
-    return new LocalJwtValidator({ ...this.#o, verify: workers.localJwtVerifier(this.#o.verificationKey) });
+    this.#o = { audience: IDENTITY_AUDIENCE, clockToleranceSec: 5, ...options };
   }
 
   async validate(token: Uint8Array): Promise<TokenSubject> {
     if (token.length === 0) throw new TokenInvalidError('the token is empty');
     if (token.length > MAX_TOKEN_BYTES) throw new TokenInvalidError(`the token is larger than ${MAX_TOKEN_BYTES} bytes`);
-    const text = Buffer.from(token.buffer, token.byteOffset, token.byteLength).toString('utf8').trim();
-    const outcome = await this.#o.verify(text, {
-      issuer: localTokenIssuer(this.#o.trustDomain),
-      audience: this.#o.audience,
-      clockToleranceSec: this.#o.clockToleranceSec,
-      nowMs: this.#o.clock.now().getTime(),
-    });
-    if ('refusal' in outcome) throw new TokenInvalidError(`the token does not validate: ${outcome.refusal}`);
-    return subjectOf(outcome.payload);
+    const text = Buffer.from(token).toString('utf8').trim();
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(text, this.#o.verificationKey, {
+        algorithms: ['ES256'],
+        issuer: localTokenIssuer(this.#o.trustDomain),
+        audience: this.#o.audience,
+        clockTolerance: this.#o.clockToleranceSec,
+        currentDate: this.#o.clock.now(),
+        requiredClaims: ['sub', 'exp', 'iat', 'nbf'],
+      }));
+    } catch (err) {
+      throw new TokenInvalidError(`the token does not validate: ${describeJoseError(err, this.#o.audience)}`, { cause: err });
+    }
+    return subjectOf(payload);
   }
 }
 
@@ -75,4 +67,18 @@ function subjectOf(payload: JWTPayload): TokenSubject {
   }
   const uid = typeof k8s.serviceaccount.uid === 'string' ? k8s.serviceaccount.uid : undefined;
   return { ...sa, subject: String(payload.sub), ...(uid ? { uid } : {}) };
+}
+
+function describeJoseError(err: unknown, audience: string): string {
+  if (err instanceof joseErrors.JWTExpired) return 'it has expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'aud') return `its audience is not "${audience}"`;
+    if (err.claim === 'nbf') return 'it is not valid yet';
+    if (err.claim === 'iss') return 'it was issued by another issuer';
+    return `claim "${err.claim}" is missing or invalid`;
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'its signature does not verify (signed by an unknown key)';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'it is not signed with ES256';
+  if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return 'it is not a well-formed JWT';
+  return 'it could not be verified';
 }

@@ -1,5 +1,4 @@
 import type { ServiceAccountRef } from '../../common/names.ts';
-import type { LocalJwtOffload } from './local-jwt.ts';
 
 /** What a verified token proves. */
 export interface TokenSubject extends ServiceAccountRef {
@@ -19,11 +18,6 @@ export interface TokenSubject extends ServiceAccountRef {
 export interface TokenValidator {
   readonly kind: string;
   validate(token: Uint8Array): Promise<TokenSubject>;
-  /**
-   * The same validator with its CPU-heavy work moved to worker threads, for validators that have
-   * such work (the local JWT check); the service calls it when it runs crypto workers.
-   */
-  withCryptoWorkers?(workers: LocalJwtOffload): TokenValidator;
 }
 
 /** Linkerd's audience for identity tokens. */

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, systemClock } from '../../common/clock.ts';
+import { systemClock } from '../../common/clock.ts';
 import { GrpcStatus, grpcStatusOf, InvalidArgumentError, UnavailableError } from '../../common/errors.ts';
 import { identityName } from '../../common/names.ts';
 import { CertificateAuthority } from '../../identity/authority/authority.ts';
@@ -10,8 +10,6 @@ import { inThreadCsrVerifier, type CsrVerifier } from '../../identity/authority/
 import { IssuerHolder } from '../../identity/authority/issuer-holder.ts';
 import { CryptoWorkerPool } from '../../identity/crypto-workers/pool.ts';
 import { LocalJwtValidator } from '../../identity/validators/local-jwt-validator.ts';
-import { signLocalServiceAccountToken } from '../../identity/validators/local-token.ts';
-import { generateP256KeyPair } from '../../trust-anchors/keys.ts';
 import { encodePem } from '../../trust-anchors/pem.ts';
 import { makeCsr } from '../support/csr.ts';
 import { makeTestHome, testDomain, type TestHome } from '../support/home.ts';
@@ -116,32 +114,6 @@ describe('crypto worker pool', () => {
     expect(csr.spkiDer.equals(verifyCsr(der).spkiDer)).toBe(true);
   });
 
-  it('checks local tokens on the workers with the same answers as in-thread', async () => {
-    const clock = new ManualClock(Date.now());
-    const inThread = new LocalJwtValidator({ verificationKey: t.tokenPublicKey, trustDomain: testDomain.trustDomain, clock });
-    const pooled = inThread.withCryptoWorkers(pool);
-    const tokens = [
-      await t.token(web),
-      await t.token({ namespace: 'other', name: 'api' }),
-      await t.token(web, { audience: 'vault' }),
-      await t.token(web, { clock: new ManualClock(Date.now() - 7_200_000) }),
-      await signLocalServiceAccountToken({
-        signingKey: generateP256KeyPair().privateKey, serviceAccount: web, trustDomain: 'cluster.local', ttlMs: 3_600_000, clock: systemClock,
-      }),
-      'garbage',
-    ];
-    const answer = (v: LocalJwtValidator, token: string) =>
-      v.validate(Buffer.from(token)).then((s) => ({ ...s, uid: undefined }), (err: Error) => ({ error: err.name, message: err.message }));
-    const all = Array.from({ length: 60 }, (_, i) => tokens[i % tokens.length]!);
-    const [a, b] = await Promise.all([Promise.all(all.map((x) => answer(pooled, x))), Promise.all(all.map((x) => answer(inThread, x)))]);
-    expect(a).toEqual(b);
-    expect(a[0]).toMatchObject({ namespace: 'demo', name: 'web' });
-    expect(a[2]).toMatchObject({ error: 'TokenInvalidError', message: expect.stringContaining('audience') });
-    // The validator's clock is the one that counts, not the worker's.
-    clock.set(new Date(Date.now() + 2 * 3_600_000));
-    expect(await answer(pooled, tokens[0]!)).toMatchObject({ message: expect.stringContaining('expired') });
-  });
-
   it('fail/saturated: beyond maxPending a check is refused with UNAVAILABLE, not queued', async () => {
     const small = await CryptoWorkerPool.start({ size: 1, maxPending: 2 });
     try {
@@ -188,7 +160,7 @@ describe('crypto worker pool: failures', () => {
     try {
       const authority = new CertificateAuthority({
         issuers: new IssuerHolder(t.issuer),
-        validator: new LocalJwtValidator({ verificationKey: t.tokenPublicKey, trustDomain: testDomain.trustDomain, clock: systemClock }).withCryptoWorkers(pool),
+        validator: new LocalJwtValidator({ verificationKey: t.tokenPublicKey, trustDomain: testDomain.trustDomain, clock: systemClock }),
         csrVerifier: pool,
         recorder: { append: async (e) => void entries.push(e) },
         domain: testDomain,
