@@ -64,15 +64,24 @@ export class DirectoryTrustStore implements TrustStore {
   watch(onChange: () => void): Subscription {
     // fs.watch is fast but may miss events (renames of symlinks, network file systems); a slow
     // poll of the resolved paths backs it up. Spurious calls are harmless: the caller re-validates.
+    // The debounce fires a fixed time after the first event of a burst and is never pushed back:
+    // a steady stream of events (a busy directory) must not postpone a reload for ever.
     let timer: NodeJS.Timeout | undefined;
     const fire = () => {
-      clearTimeout(timer);
-      timer = setTimeout(onChange, DEBOUNCE_MS);
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        onChange();
+      }, DEBOUNCE_MS);
+    };
+    // The home also holds the issuance ledger, written many times a second under load: only
+    // events about the bundle (or with no file name, which may be anything) count there.
+    const homeEvent = (_event: string, name: string | Buffer | null) => {
+      if (name === null || String(name).startsWith(HomeLayout.bundle)) fire();
     };
     const watchers: FSWatcher[] = [];
-    for (const dir of [this.#home, join(this.#home, HomeLayout.issuerDir)]) {
+    for (const [dir, listener] of [[this.#home, homeEvent], [join(this.#home, HomeLayout.issuerDir), fire]] as const) {
       try {
-        watchers.push(fsWatch(dir, { persistent: false }, fire).on('error', () => undefined));
+        watchers.push(fsWatch(dir, { persistent: false }, listener).on('error', () => undefined));
       } catch {
         // the poll covers a directory that cannot be watched
       }
@@ -89,6 +98,7 @@ export class DirectoryTrustStore implements TrustStore {
     return {
       close: () => {
         clearTimeout(timer);
+        timer = undefined;
         clearInterval(poll);
         for (const w of watchers) w.close();
       },
