@@ -109,13 +109,13 @@ function decideDefault(pod: PodEntry, port: number, client: Client): Decision {
   const { policy, authorization, origin } = pod.defaults;
   const head = `no Server selects port ${port} of pod ${pod.key}; default policy ${policy} (${origin})`;
   if (policy === 'audit') {
-    return { decision: 'audit', server: null, authorization: AUDIT_REF, reason: `${head} admits ${client.text} in audit mode and records that it would have been denied` };
+    return { decision: 'audit', server: null, authorization: AUDIT_REF, defaultPolicy: policy, reason: `${head} admits ${client.text} in audit mode and records that it would have been denied` };
   }
   if (authorization && admits(authorization, client)) {
-    return { decision: 'allow', server: null, authorization: authorization.ref, reason: `${head} admits ${client.text}` };
+    return { decision: 'allow', server: null, authorization: authorization.ref, defaultPolicy: policy, reason: `${head} admits ${client.text}` };
   }
   const reason = authorization
     ? `${head} does not admit ${client.text}: it ${whyNot(authorization, client)}`
     : `${head} admits no one; ${client.text} is refused`;
-  return { decision: 'deny', server: null, authorization: null, reason };
+  return { decision: 'deny', server: null, authorization: null, defaultPolicy: policy, reason };
 }

@@ -47,6 +47,8 @@ export interface Decision {
   authorization: string | null;
   /** One readable line: why. */
   reason: string;
+  /** The default policy in force when no Server governs the port (`server` is null). */
+  defaultPolicy?: DefaultPolicyName;
 }
 
 /** Two or more Servers select the same pod port; `server` is the one that applies. */
