@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Register>> = {
   proxy: async () => (await import('./commands/proxy.ts')).registerProxy,
   mesh: async () => (await import('./commands/mesh.ts')).registerMesh,
   policy: async () => (await import('./commands/policy.ts')).registerPolicy,
+  'policy-controller': async () => (await import('./commands/policy-controller.ts')).registerPolicyController,
 };
 
 /**

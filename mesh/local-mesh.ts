@@ -8,6 +8,7 @@ import { defaultIdentityDomain, identityName, type ServiceAccountRef } from '../
 import { signLocalServiceAccountToken } from '../identity/validators/local-token.ts';
 import { HomeLayout, writeFileAtomic } from '../trust-anchors/directory-store.ts';
 import { DEFAULT_ANCHOR_LIFETIME_MS, DEFAULT_ISSUER_LIFETIME_MS, initHome, readHomeConfig } from '../trust-anchors/home.ts';
+import { MESH_NAMESPACE, writeMeshPolicy } from './policy.ts';
 import { freePort, logEvent, spawnIdentity, spawnTypeScript, type ManagedProcess } from './process.ts';
 
 const APPS = fileURLToPath(new URL('./apps/', import.meta.url));
@@ -33,10 +34,21 @@ interface Workload {
   ports?: { inbound: number; admin: number; outbound: number[] };
 }
 
+/** What api's proxy said about the intruder's connection. */
+interface Refusal {
+  refused: boolean;
+  /** The proxy's `inbound.denied` log record for it, when found. */
+  record?: Record<string, unknown>;
+  denials: number;
+}
+
 /**
  * The whole system on one machine, as real processes: the identity service, and two sample
- * applications (`web` calling `api`) that know nothing of TLS, each behind its own proxy.
- * Returns the exit status: 0 when web -> api went over mutual TLS with both identities verified.
+ * applications (`web` calling `api`) that know nothing of TLS, each behind its own proxy, plus an
+ * `intruder`: a meshed client with an identity of its own that api's policy does not admit.
+ * Every process is on 127.0.0.1, so the policy can only tell them apart by identity (there is no
+ * loopback exemption). Returns the exit status: 0 when web -> api went over mutual TLS with both
+ * identities verified and the intruder was refused by policy.
  */
 export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
   const { home, out } = o;
@@ -50,11 +62,11 @@ export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
   const log = (name: string) => join(meshDir, `${name}.log`);
   const processes: ManagedProcess[] = [];
   const tokenKey = createPrivateKey(await readFile(join(home, HomeLayout.tokenKey), 'utf8'));
-  const workloads = ['web', 'api'].map((name): Workload => {
-    const sa = { namespace: 'demo', name };
+  const workloads = ['web', 'api', 'intruder'].map((name): Workload => {
+    const sa = { namespace: MESH_NAMESPACE, name };
     return { sa, identity: identityName(sa, domain), tokenFile: join(meshDir, `${name}.token`) };
   });
-  const [web, api] = workloads as [Workload, Workload];
+  const [web, api, intruder] = workloads as [Workload, Workload, Workload];
   const writeTokens = () =>
     Promise.all(
       workloads.map(async (w) => {
@@ -81,12 +93,23 @@ export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
       '--identity-addr', served.listen, '--identity-name', served.identity, '--inbound-listen', '127.0.0.1:0',
       '--app', `127.0.0.1:${appPort}`, '--admin-listen', '127.0.0.1:0', ...extra,
     ];
-    api.proxy = spawnIdentity('api proxy', proxyArgs(api, apiPort, []), log('api-proxy'));
+    const policyDir = await writeMeshPolicy(join(meshDir, 'policy'), [
+      { name: 'web', ports: { http: webAppPort } },
+      { name: 'api', ports: { http: apiPort } },
+      { name: 'intruder', ports: {} },
+    ]);
+    // Until the directory is read, and if it ever cannot be, api's proxy admits no one: fail closed.
+    const policyArgs = ['--pod', `${MESH_NAMESPACE}/api`, '--policy-dir', policyDir, '--default-policy', 'deny'];
+    api.proxy = spawnIdentity('api proxy', proxyArgs(api, apiPort, policyArgs), log('api-proxy'));
     processes.push(api.proxy);
     api.ports = await api.proxy.waitForLine(logEvent('proxy.ready', (r) => r.ports as Workload['ports']));
     web.proxy = spawnIdentity('web proxy', proxyArgs(web, webAppPort, ['--outbound', `127.0.0.1:0,127.0.0.1:${api.ports!.inbound},${api.identity}`]), log('web-proxy'));
     processes.push(web.proxy);
     web.ports = await web.proxy.waitForLine(logEvent('proxy.ready', (r) => r.ports as Workload['ports']));
+    // The intruder has no application: the mesh itself calls api through the intruder's proxy.
+    intruder.proxy = spawnIdentity('intruder proxy', proxyArgs(intruder, await freePort(), ['--outbound', `127.0.0.1:0,127.0.0.1:${api.ports!.inbound},${api.identity}`]), log('intruder-proxy'));
+    processes.push(intruder.proxy);
+    intruder.ports = await intruder.proxy.waitForLine(logEvent('proxy.ready', (r) => r.ports as Workload['ports']));
 
     const webApp = spawnTypeScript('web app', join(APPS, 'web.ts'), [`127.0.0.1:${webAppPort}`, `127.0.0.1:${web.ports!.outbound[0]}`], log('web-app'));
     processes.push(webApp);
@@ -94,11 +117,13 @@ export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
 
     // Traffic: the application calls its api as if nothing were in between.
     const answer = JSON.parse(await httpGet(`http://127.0.0.1:${webAppPort}/`)) as { api?: { app?: string } };
-    const ok = await account(o, served, workloads, answer.api?.app === 'api');
+    const refusal = await tryIntrusion(intruder, api);
+    const ok = await account(o, served, workloads, answer.api?.app === 'api', refusal);
     if (o.once) return ok ? 0 : 1;
 
     out('');
-    out(`serving; web calls api every 2 s. Logs in ${meshDir}. Ctrl-C to stop.`);
+    out(`serving; web calls api every 2 s. Logs in ${meshDir}.`);
+    out(`api's policy: ${join(policyDir, 'api-policy.yaml')} (edits apply within a second). Ctrl-C to stop.`);
     const traffic = setInterval(() => void httpGet(`http://127.0.0.1:${webAppPort}/`).catch(() => undefined), 2_000);
     await Promise.race([o.stopSignal, ...processes.map((p) => p.exited.then((code) => out(`${p.name} exited (code ${code}); stopping`)))]);
     clearInterval(traffic);
@@ -109,9 +134,28 @@ export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
   }
 }
 
-async function account(o: LocalMeshOptions, served: { listen: string; admin: number; identity: string }, workloads: Workload[], answered: boolean): Promise<boolean> {
+/**
+ * One HTTP request from the intruder's side through its proxy to api. A refusal by policy shows
+ * as a reset; api's proxy logs the decision with its reason, and counts it.
+ */
+async function tryIntrusion(intruder: Workload, api: Workload): Promise<Refusal> {
+  const answered = await httpGet(`http://127.0.0.1:${intruder.ports!.outbound[0]}/`).then(
+    () => true,
+    () => false,
+  );
+  const record = await api
+    .proxy!.waitForLine(
+      logEvent('inbound.denied', (r) => (JSON.stringify(r).includes(intruder.identity) ? r : undefined)),
+      5_000,
+    )
+    .catch(() => undefined);
+  const denials = await metricSum(api.ports!.admin, 'inbound_tcp_authz_deny_total', [`client_id="${intruder.identity}"`]);
+  return { refused: !answered && denials > 0, denials, ...(record ? { record } : {}) };
+}
+
+async function account(o: LocalMeshOptions, served: { listen: string; admin: number; identity: string }, workloads: Workload[], answered: boolean, refusal: Refusal): Promise<boolean> {
   const { out } = o;
-  const [web, api] = workloads as [Workload, Workload];
+  const [web, api, intruder] = workloads as [Workload, Workload, Workload];
   out(`identity service   ${served.identity}`);
   out(`  Certify API      ${served.listen}    metrics http://127.0.0.1:${served.admin}/metrics`);
   for (const w of workloads) {
@@ -120,24 +164,29 @@ async function account(o: LocalMeshOptions, served: { listen: string; admin: num
     out(`  certificate      serial ${doc.serial.slice(0, 16)}…, expires ${doc.notAfter} (in ${formatDuration(Date.parse(doc.notAfter) - Date.now())})`);
     out(`  proxy            inbound 127.0.0.1:${w.ports!.inbound}, metrics http://127.0.0.1:${w.ports!.admin}/metrics`);
   }
-  const serverSaw = await countConnections(api.ports!.admin, 'inbound', web.identity);
-  const clientSaw = await countConnections(web.ports!.admin, 'outbound', api.identity);
-  const ok = answered && serverSaw > 0 && clientSaw > 0;
+  const serverSaw = await metricSum(api.ports!.admin, 'proxy_tcp_open_total', ['direction="inbound"', 'tls="true"', `peer_identity="${web.identity}"`]);
+  const clientSaw = await metricSum(web.ports!.admin, 'proxy_tcp_open_total', ['direction="outbound"', 'tls="true"', `peer_identity="${api.identity}"`]);
+  const allowed = await metricSum(api.ports!.admin, 'inbound_tcp_authz_allow_total', [`client_id="${web.identity}"`, 'authz_name="api-from-web"']);
+  const webOk = answered && serverSaw > 0 && clientSaw > 0 && allowed > 0;
   out('');
-  out(ok ? 'web -> api: answered over mutual TLS' : 'web -> api: FAILED');
+  out(webOk ? 'web -> api: answered over mutual TLS' : 'web -> api: FAILED');
   out(`  api's proxy verified the client as ${web.identity} (${serverSaw} connection(s))`);
   out(`  web's proxy verified the server as ${api.identity} (${clientSaw} connection(s))`);
-  return ok;
+  out(`  api's policy admitted it: AuthorizationPolicy demo/api-from-web (${allowed} connection(s))`);
+  out(refusal.refused ? 'intruder -> api: refused by policy' : 'intruder -> api: NOT REFUSED (FAILED)');
+  out(`  api's proxy denied ${intruder.identity} (${refusal.denials} connection(s))`);
+  const reason = refusal.record?.reason;
+  if (typeof reason === 'string') out(`  reason: ${reason}`);
+  if (typeof refusal.record?.decisionId === 'string') out(`  decision id ${refusal.record.decisionId} (api-proxy.log)`);
+  return webOk && refusal.refused;
 }
 
-/** Connections a proxy's metrics show as mutually authenticated with `peer`. */
-async function countConnections(adminPort: number, direction: string, peer: string): Promise<number> {
+/** The sum of a counter's series whose labels include every one of `labels`. */
+async function metricSum(adminPort: number, name: string, labels: string[]): Promise<number> {
   const text = await httpGet(`http://127.0.0.1:${adminPort}/metrics`);
   let total = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith('proxy_tcp_open_total{') && line.includes(`direction="${direction}"`) && line.includes('tls="true"') && line.includes(`peer_identity="${peer}"`)) {
-      total += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
+    if (line.startsWith(`${name}{`) && labels.every((l) => line.includes(l))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
 }

@@ -10,6 +10,7 @@ import { ConfigError, NotFoundError } from '../common/errors.ts';
 import type { HostPort } from './io/listener.ts';
 import type { OutboundRoute } from './app/outbound/server.ts';
 import * as f from './config-fields.ts';
+import { parsePolicyConfig, POLICY_FIELDS, type PolicyConfig, type PolicyFlags } from './config-policy.ts';
 
 export const DEFAULT_IDENTITY_SERVICE_NAME = 'identity.linkerd.serviceaccount.identity.linkerd.cluster.local';
 export const DEFAULT_INBOUND_LISTEN = '127.0.0.1:4143';
@@ -45,11 +46,13 @@ export interface ProxyConfig {
   };
   outbound: { connectTimeoutMs: number; routes: OutboundRoute[] };
   admin: { listen: HostPort };
+  /** Where the inbound policy comes from (config-policy.ts); the CLI builds it. */
+  policy: PolicyConfig;
   logLevel: string;
 }
 
 /** The command-line flags, as commander hands them over (strings, unparsed). */
-export interface ProxyFlags {
+export interface ProxyFlags extends PolicyFlags {
   config?: string;
   localIdentity?: string;
   tokenFile?: string;
@@ -86,11 +89,12 @@ export async function loadProxyConfig(flags: ProxyFlags): Promise<ProxyConfig> {
 
 /** Validates flags over a parsed file document; pure, for tests. */
 export function parseProxyConfig(flags: ProxyFlags, document: unknown): ProxyConfig {
-  const file = f.object(document, '', ['identity', 'inbound', 'outbound', 'admin', 'logLevel']);
+  const file = f.object(document, '', ['identity', 'inbound', 'outbound', 'admin', 'policy', 'logLevel']);
   const id = f.object(file.identity, 'identity', ['localName', 'tokenFile', 'trustBundleFile', 'serviceAddress', 'serviceName', 'minRefresh', 'maxRefresh', 'bundleReloadInterval']);
   const inb = f.object(file.inbound, 'inbound', ['listen', 'app', 'opaquePorts', 'detectTimeout']);
   const out = f.object(file.outbound, 'outbound', ['connectTimeout', 'routes']);
   const adm = f.object(file.admin, 'admin', ['listen']);
+  const pol = f.object(file.policy, 'policy', POLICY_FIELDS);
   // The value and the name to blame: the flag when given, else the file's field.
   const pick = (flag: unknown, flagName: string, section: f.Raw, sectionName: string, key: string): [unknown, string] =>
     flag !== undefined ? [flag, flagName] : [section[key], `${sectionName}.${key}`];
@@ -124,6 +128,7 @@ export function parseProxyConfig(flags: ProxyFlags, document: unknown): ProxyCon
     routes,
   };
   const admin = { listen: f.hostPort(...pick(flags.adminListen, '--admin-listen', adm, 'admin', 'listen'), { fallback: DEFAULT_ADMIN_LISTEN, allowZero: true }) };
+  const policy = parsePolicyConfig(flags, pol, identity.localName);
   const [levelValue, levelPath] = flags.logLevel !== undefined ? [flags.logLevel, '--log-level'] : [file.logLevel, 'logLevel'];
   const logLevel = f.string(levelValue, levelPath, 'info');
   if (!LOG_LEVELS.includes(logLevel)) f.fail(levelPath, `expected one of ${LOG_LEVELS.join(', ')}, found "${logLevel}"`);
@@ -133,7 +138,7 @@ export function parseProxyConfig(flags: ProxyFlags, document: unknown): ProxyCon
     ['admin.listen', admin.listen],
     ...routes.map((r, i): [string, HostPort] => [`outbound route ${i} listen`, r.listen]),
   ]);
-  return { identity, inbound, outbound, admin, logLevel };
+  return { identity, inbound, outbound, admin, policy, logLevel };
 }
 
 function route(value: unknown, path: string): OutboundRoute {

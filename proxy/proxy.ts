@@ -7,8 +7,10 @@ import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import type { AdminServer } from '../identity/admin.ts';
 import { createProxyMetrics, type ProxyMetrics } from './app/admin/metrics.ts';
+import { trackPolicyStatus } from './app/admin/policy-status.ts';
 import { startProxyAdmin } from './app/admin/server.ts';
-import { allowAll, type Authorize } from './app/inbound/authorize.ts';
+import { allowAllPolicy, type InboundPolicy } from './app/inbound/authorize.ts';
+import { InboundEnforcement } from './app/inbound/enforcement.ts';
 import { startInbound } from './app/inbound/server.ts';
 import { startOutbound } from './app/outbound/server.ts';
 import type { ProxyConfig } from './config.ts';
@@ -28,8 +30,12 @@ export interface IdentitySource {
 export interface ProxyRuntime {
   clock: Clock;
   logger: Logger;
-  /** The inbound authorization hook; allow-all by default (the policy engine supplies one). */
-  authorize?: Authorize;
+  /**
+   * Decides every inbound connection, and again on each change; `allowAllPolicy()` by default.
+   * The CLI builds one from policy/ (a watched directory, the policy controller). The proxy
+   * owns it from here: `close()` closes it.
+   */
+  policy?: InboundPolicy;
   /** Node process metrics on /metrics; on by default, off in tests that run several proxies. */
   processMetrics?: boolean;
   /** Builds the identity client; the real IdentityClient by default. */
@@ -43,9 +49,12 @@ export interface RunningProxy {
   metrics: ProxyMetrics;
   identity: IdentitySource;
   bundleWatcher: BundleFileWatcher;
+  policy: InboundPolicy;
+  /** Open inbound connections under watch by the policy. */
+  enforcement: InboundEnforcement;
   /** Resolves once a certificate is held (the moment /ready turns 200). */
   ready(): Promise<void>;
-  /** Stops the identity client and the bundle watch, closes the listeners and every connection. */
+  /** Stops the identity client, the bundle watch and the policy, closes the listeners and every connection. */
   close(): Promise<void>;
 }
 
@@ -61,9 +70,21 @@ export interface RunningProxy {
 export async function startProxy(config: ProxyConfig, runtime: ProxyRuntime): Promise<RunningProxy> {
   const { clock } = runtime;
   const logger = runtime.logger.child({ proxy: config.identity.localName });
-  const initial = await readBundleFile(config.identity.trustBundleFile, clock.now());
+  const policy = runtime.policy ?? allowAllPolicy();
+  // The proxy owns the policy from the start: a proxy that cannot start closes it too.
+  const initial = await readBundleFile(config.identity.trustBundleFile, clock.now()).catch(async (err: unknown) => {
+    await policy.close();
+    throw err;
+  });
   const store = new CredentialStore({ localIdentity: config.identity.localName, bundle: initial.bundle, clock, logger: logger.child({ component: 'meshtls' }) });
   const metrics = createProxyMetrics({ processMetrics: runtime.processMetrics ?? true });
+  const untrackPolicyStatus = trackPolicyStatus(policy, metrics);
+  const enforcement = new InboundEnforcement({
+    policy,
+    metrics,
+    logger,
+    ...(config.policy.pod !== undefined ? { pod: config.policy.pod } : {}),
+  });
 
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
@@ -106,11 +127,13 @@ export async function startProxy(config: ProxyConfig, runtime: ProxyRuntime): Pr
   let admin: AdminServer | undefined;
   const closeAll = async () => {
     bundleWatcher.close();
+    enforcement.close();
+    untrackPolicyStatus();
     await identity.stop();
-    await Promise.all([...listeners.map((l) => l.close()), admin?.close()]);
+    await Promise.all([...listeners.map((l) => l.close()), admin?.close(), policy.close()]);
   };
   try {
-    admin = await startProxyAdmin({ listen: config.admin.listen, store, metrics, logger: logger.child({ component: 'admin' }) });
+    admin = await startProxyAdmin({ listen: config.admin.listen, store, metrics, policy, logger: logger.child({ component: 'admin' }) });
     const inbound = await startInbound({
       listen: config.inbound.listen,
       app: config.inbound.app,
@@ -118,7 +141,7 @@ export async function startProxy(config: ProxyConfig, runtime: ProxyRuntime): Pr
       detectTimeoutMs: config.inbound.detectTimeoutMs,
       connectTimeoutMs: config.outbound.connectTimeoutMs,
       store,
-      authorize: runtime.authorize ?? allowAll,
+      enforcement,
       metrics,
       logger,
     });
@@ -133,7 +156,7 @@ export async function startProxy(config: ProxyConfig, runtime: ProxyRuntime): Pr
   identity.start();
   bundleWatcher.start();
   const ports = { inbound: listeners[0]!.address.port, admin: admin.port, outbound: listeners.slice(1).map((l) => l.address.port) };
-  logger.info({ event: 'proxy.started', ports, bundle: initial.bundle.fingerprint }, 'proxy listening; waiting for a certificate');
+  logger.info({ event: 'proxy.started', ports, bundle: initial.bundle.fingerprint, policy: policy.status() }, 'proxy listening; waiting for a certificate');
 
   let closing: Promise<void> | undefined;
   return {
@@ -142,6 +165,8 @@ export async function startProxy(config: ProxyConfig, runtime: ProxyRuntime): Pr
     metrics,
     identity,
     bundleWatcher,
+    policy,
+    enforcement,
     ready: () => ready,
     close: () => (closing ??= closeAll()),
   };

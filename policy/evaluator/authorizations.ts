@@ -6,11 +6,12 @@
  * with no identity at all. A policy whose references are missing is void: it grants nothing.
  */
 import { identityName } from '../../common/names.ts';
-import { formatNetwork, type Network } from '../net/cidr.ts';
+import type { Network } from '../net/cidr.ts';
 import type { AuthorizationPolicy, DefaultPolicyName, MeshTLSAuthentication, NetworkAuthentication, ResourceSet, ServerAuthorization } from '../resources/types.ts';
-import { describe, keyOf } from '../resources/types.ts';
-import { ANY_IDENTITY, compileIdentities } from './identity.ts';
-import type { CompiledAuthorization, EvaluatorConfig, IdentityMatcher } from './types.ts';
+import { keyOf } from '../resources/types.ts';
+import { compileIdentities, meshTlsAuthentication } from './identity.ts';
+import type { PortAuthentication, PortAuthorization } from './port-policy.ts';
+import type { EvaluatorConfig } from './types.ts';
 
 export interface AuthorizationContext {
   config: EvaluatorConfig;
@@ -26,12 +27,6 @@ export function authorizationContext(resources: ResourceSet, config: EvaluatorCo
   };
 }
 
-function networksText(networks: readonly Network[] | null, cluster: boolean): string {
-  if (networks === null) return 'every address';
-  if (cluster) return 'the cluster networks';
-  return networks.map(formatNetwork).join(' or ');
-}
-
 function saIdentity(name: string, namespace: string, ctx: AuthorizationContext): string {
   return identityName({ name, namespace }, ctx.config.domain);
 }
@@ -43,34 +38,35 @@ function namespacePattern(namespace: string, ctx: AuthorizationContext): string 
   return namespace === '*' ? `*.${tail}` : `*.${namespace}.${tail}`;
 }
 
-export function compileServerAuthorization(saz: ServerAuthorization, ctx: AuthorizationContext): CompiledAuthorization {
-  const cluster = saz.networks === null;
-  const networks = saz.networks ?? ctx.config.clusterNetworks;
-  let identity: IdentityMatcher | null = null;
-  if (saz.client.type === 'tls-unauthenticated') identity = { ...ANY_IDENTITY, text: 'any TLS client' };
+const UNAUTHENTICATED: PortAuthentication = { kind: 'unauthenticated' };
+const TLS_UNAUTHENTICATED: PortAuthentication = { kind: 'tls-unauthenticated' };
+const ANY_MESH_IDENTITY: PortAuthentication = meshTlsAuthentication(compileIdentities(['*']));
+
+export function compileServerAuthorization(saz: ServerAuthorization, ctx: AuthorizationContext): PortAuthorization {
+  let authentication = UNAUTHENTICATED;
+  if (saz.client.type === 'tls-unauthenticated') authentication = TLS_UNAUTHENTICATED;
   else if (saz.client.type === 'mesh-tls') {
     const sas = saz.client.serviceAccounts.map((sa) => saIdentity(sa.name, sa.namespace, ctx));
-    identity = compileIdentities([...saz.client.identities, ...sas]);
+    authentication = meshTlsAuthentication(compileIdentities([...saz.client.identities, ...sas]));
   }
   return {
-    ref: `ServerAuthorization/${keyOf(saz.meta)}`,
-    label: describe(saz),
-    networks,
-    networksText: networksText(networks, cluster),
-    identity,
+    ref: { kind: 'ServerAuthorization', namespace: saz.meta.namespace, name: saz.meta.name },
+    networks: saz.networks ?? ctx.config.clusterNetworks,
+    clusterNetworks: saz.networks === null,
+    authentication,
   };
 }
 
 /** A compiled policy, or why it is void. */
-export function compileAuthorizationPolicy(ap: AuthorizationPolicy, ctx: AuthorizationContext): CompiledAuthorization | { void: string } {
-  let identity: IdentityMatcher | null = null;
+export function compileAuthorizationPolicy(ap: AuthorizationPolicy, ctx: AuthorizationContext): PortAuthorization | { void: string } {
+  let authentication = UNAUTHENTICATED;
   const ref = ap.identityRef;
   if (ref?.kind === 'ServiceAccount') {
-    identity = compileIdentities([saIdentity(ref.name, ref.namespace, ctx)]);
+    authentication = meshTlsAuthentication(compileIdentities([saIdentity(ref.name, ref.namespace, ctx)]));
   } else if (ref?.kind === 'MeshTLSAuthentication') {
     const authn = ctx.meshTLS.get(`${ref.namespace}/${ref.name}`);
     if (!authn) return { void: `MeshTLSAuthentication ${ref.namespace}/${ref.name} does not exist` };
-    identity = compileIdentities(meshTLSPatterns(authn, ctx));
+    authentication = meshTlsAuthentication(compileIdentities(meshTLSPatterns(authn, ctx)));
   }
   let networks: readonly Network[] | null = null;
   if (ap.networkRef) {
@@ -78,7 +74,7 @@ export function compileAuthorizationPolicy(ap: AuthorizationPolicy, ctx: Authori
     if (!authn) return { void: `NetworkAuthentication ${ap.networkRef.namespace}/${ap.networkRef.name} does not exist` };
     networks = authn.networks;
   }
-  return { ref: `AuthorizationPolicy/${keyOf(ap.meta)}`, label: describe(ap), networks, networksText: networksText(networks, false), identity };
+  return { ref: { kind: 'AuthorizationPolicy', namespace: ap.meta.namespace, name: ap.meta.name }, networks, clusterNetworks: false, authentication };
 }
 
 function meshTLSPatterns(authn: MeshTLSAuthentication, ctx: AuthorizationContext): string[] {
@@ -95,15 +91,13 @@ function meshTLSPatterns(authn: MeshTLSAuthentication, ctx: AuthorizationContext
  * it (`default/all-authenticated`); null for `deny`, which admits no one, and for `audit`,
  * which the evaluator handles after every real authorization.
  */
-export function compileDefaultPolicy(policy: DefaultPolicyName, config: EvaluatorConfig): CompiledAuthorization | null {
+export function compileDefaultPolicy(policy: DefaultPolicyName, config: EvaluatorConfig): PortAuthorization | null {
   if (policy === 'deny' || policy === 'audit') return null;
   const cluster = policy.startsWith('cluster-');
-  const networks = cluster ? config.clusterNetworks : null;
   return {
-    ref: `default/${policy}`,
-    label: `default policy ${policy}`,
-    networks,
-    networksText: networksText(networks, cluster),
-    identity: policy.endsWith('-authenticated') ? ANY_IDENTITY : null,
+    ref: { kind: 'default', name: policy },
+    networks: cluster ? config.clusterNetworks : null,
+    clusterNetworks: cluster,
+    authentication: policy.endsWith('-authenticated') ? ANY_MESH_IDENTITY : UNAUTHENTICATED,
   };
 }

@@ -8,26 +8,34 @@ import { selectorMatches } from '../resources/selector.ts';
 import { DEFAULT_INBOUND_POLICY_ANNOTATION, isDefaultPolicyName, keyOf, type DefaultPolicyName, type Pod } from '../resources/types.ts';
 import { compileDefaultPolicy } from './authorizations.ts';
 import type { NamespaceInputs } from './namespaces.ts';
+import { opaquePortsOf } from './opaque-ports.ts';
+import type { PortAuthorization, PortGovernor, PortPolicy } from './port-policy.ts';
 import { serverPrecedence, type ServerPolicy } from './server-policies.ts';
-import type { CompiledAuthorization, EvaluatorConfig, PortConflict } from './types.ts';
+import type { EvaluatorConfig, PortConflict } from './types.ts';
 
 export interface PortEntry {
   policy: ServerPolicy;
-  /** `; conflict: Server demo/b also selects this port, ignored (...)`, or ''. */
+  /** `Server demo/b also selects this port, ignored (...)`, or ''. */
   conflictText: string;
+  /** The port policy, made on first use (decisions run per connection). */
+  compiled?: PortPolicy;
 }
 
 export interface DefaultEntry {
   policy: DefaultPolicyName;
-  authorization: CompiledAuthorization | null;
-  /** `pod annotation`, `namespace annotation`, `cluster default`, with a word on invalid values. */
-  origin: string;
+  governor: PortGovernor;
+  /** What the default policy admits: none for deny and audit. */
+  authorizations: readonly PortAuthorization[];
 }
 
 export interface PodEntry {
   key: string;
   ports: Map<number, PortEntry>;
   defaults: DefaultEntry;
+  /** Ports the `config.linkerd.io/opaque-ports` annotation names (pod, else namespace): never protocol-detected. */
+  opaquePorts: ReadonlySet<number>;
+  /** Port policies of default ports asked for so far (a few: see policy-index.ts). */
+  defaultPorts?: Map<number, PortPolicy>;
 }
 
 function podPorts(pod: Pod, port: number | string): number[] {
@@ -41,7 +49,7 @@ function podPorts(pod: Pod, port: number | string): number[] {
 export function buildPodEntries(inputs: NamespaceInputs, servers: readonly ServerPolicy[], config: EvaluatorConfig, notes: string[]): { pods: PodEntry[]; conflicts: PortConflict[] } {
   const defaults = defaultResolver(inputs, config, notes);
   const pods = inputs.pods;
-  const entries: PodEntry[] = pods.map((pod) => ({ key: keyOf(pod.meta), ports: new Map(), defaults: defaults(pod) }));
+  const entries: PodEntry[] = pods.map((pod) => ({ key: keyOf(pod.meta), ports: new Map(), defaults: defaults(pod), opaquePorts: opaquePortsOf(pod, inputs.object, notes) }));
   // label "k=v" -> indexes of the pods that carry it, built on first use, to narrow selector matching.
   let labelIndex: Map<string, number[]> | undefined;
   const candidates = (labels: Readonly<Record<string, string>>): Iterable<number> => {
@@ -85,7 +93,7 @@ export function buildPodEntries(inputs: NamespaceInputs, servers: readonly Serve
   }
   for (const { conflict, entry } of conflicts.values()) {
     const others = conflict.ignored.map((k) => `Server ${k}`).join(', ');
-    entry.conflictText = `; conflict: ${others} also select${conflict.ignored.length === 1 ? 's' : ''} this port, ignored (Server ${conflict.server} applies: oldest first, then by name)`;
+    entry.conflictText = `${others} also select${conflict.ignored.length === 1 ? 's' : ''} this port, ignored (Server ${conflict.server} applies: oldest first, then by name)`;
   }
   return { pods: entries, conflicts: [...conflicts.values()].map((c) => c.conflict) };
 }
@@ -99,7 +107,10 @@ function defaultResolver(inputs: NamespaceInputs, config: EvaluatorConfig, notes
   const entry = (policy: DefaultPolicyName, origin: string): DefaultEntry => {
     const id = `${policy}|${origin}`;
     let e = cache.get(id);
-    if (!e) cache.set(id, (e = { policy, authorization: compileDefaultPolicy(policy, config), origin }));
+    if (!e) {
+      const authorization = compileDefaultPolicy(policy, config);
+      cache.set(id, (e = { policy, governor: { kind: 'default', policy, origin }, authorizations: authorization ? [authorization] : [] }));
+    }
     return e;
   };
   const cluster = config.defaultPolicy;

@@ -5,18 +5,17 @@
  * namespaces whose inputs are the same objects are reused, so one change costs one namespace.
  */
 import { InvalidArgumentError, NotFoundError } from '../../common/errors.ts';
-import { parseIp, unmapIpv4 } from '../net/cidr.ts';
 import type { ResourceSet } from '../resources/types.ts';
 import { authorizationContext } from './authorizations.ts';
-import { admits, checkedText, describeClient, whyNot, type Client } from './explain.ts';
-import { normalizeIdentity } from './identity.ts';
+import { decidePort } from './decide-port.ts';
 import { buildNamespace, dependencies, groupByNamespace, sameDependencies, type NamespaceBuild } from './namespaces.ts';
-import type { PodEntry, PortEntry } from './pod-ports.ts';
+import type { PodEntry } from './pod-ports.ts';
+import type { PortPolicy } from './port-policy.ts';
 import { serviceAccountNotes } from './server-policies.ts';
 import type { Decision, EvaluationInput, EvaluatorConfig, PortConflict } from './types.ts';
 
-const AUDIT_REF = 'default/audit';
-const AUDIT_TEXT = 'admits it in audit mode and records that it would have been denied';
+/** Default-port policies kept per pod; a pod has a handful of ports, a port scan has many. */
+const DEFAULT_PORTS_KEPT = 32;
 
 export class PolicyIndex {
   /** Pod ports that two or more Servers select; the decision uses the first listed Server. */
@@ -70,52 +69,53 @@ export class PolicyIndex {
     return this.pods.has(pod);
   }
 
-  /** Decides one connection. Throws NotFoundError for an unknown pod, InvalidArgumentError for a bad port or address. */
-  evaluate(input: EvaluationInput): Decision {
-    const pod = this.pods.get(input.pod);
-    if (!pod) throw new NotFoundError(`pod ${input.pod} is not among the policy resources`);
-    const { port } = input;
+  /**
+   * The compiled policy of one pod port, as plain data (what the policy controller serves).
+   * Throws NotFoundError for an unknown pod, InvalidArgumentError for a port outside 1-65535.
+   */
+  portPolicy(pod: string, port: number): PortPolicy {
+    const entry = this.pods.get(pod);
+    if (!entry) throw new NotFoundError(`pod ${pod} is not among the policy resources`);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError(`port ${port} is not a port number 1-65535`);
-    const parsed = parseIp(input.clientIp);
-    if (!parsed) throw new InvalidArgumentError(`client address "${String(input.clientIp).slice(0, 60)}" is not an IP address`);
-    const identity = input.clientIdentity ? normalizeIdentity(input.clientIdentity) : undefined;
-    const client: Client = { identity, ip: unmapIpv4(parsed), text: describeClient(identity, input.clientIp) };
-    const entry = pod.ports.get(port);
-    return entry ? decideServer(entry, client) : decideDefault(pod, port, client);
-  }
-}
-
-function decideServer(entry: PortEntry, client: Client): Decision {
-  const { policy, conflictText } = entry;
-  const server = policy.key;
-  for (const authz of policy.authorizations) {
-    if (admits(authz, client)) {
-      return { decision: 'allow', server, authorization: authz.ref, reason: `${authz.label} admits ${client.text} to Server ${server}${conflictText}` };
+    const selected = entry.ports.get(port);
+    if (selected) {
+      const { policy } = selected;
+      return (selected.compiled ??= {
+        pod,
+        port,
+        governor: policy.governor,
+        protocol: policy.server.proxyProtocol,
+        authorizations: policy.portAuthorizations,
+        fallback: policy.accessPolicy === 'audit' ? 'audit' : 'deny',
+        conflict: selected.conflictText,
+        void: policy.voidText,
+      });
     }
+    const cached = entry.defaultPorts?.get(port);
+    if (cached) return cached;
+    const { defaults } = entry;
+    const policy: PortPolicy = {
+      pod,
+      port,
+      governor: defaults.governor,
+      protocol: entry.opaquePorts.has(port) ? 'opaque' : 'unknown',
+      authorizations: defaults.authorizations,
+      fallback: defaults.policy === 'audit' ? 'audit' : 'deny',
+      conflict: '',
+      void: '',
+    };
+    // Kept for the ports a proxy watches, so that an unchanged pod yields the very same object
+    // (the policy API then knows at once that nothing changed); bounded, as clients pick the ports.
+    entry.defaultPorts ??= new Map();
+    if (entry.defaultPorts.size < DEFAULT_PORTS_KEPT) entry.defaultPorts.set(port, policy);
+    return policy;
   }
-  const head = `no authorization for Server ${server} admits ${client.text}${checkedText(policy.authorizations, client)}; accessPolicy ${policy.accessPolicy}`;
-  if (policy.accessPolicy === 'audit') {
-    return { decision: 'audit', server, authorization: AUDIT_REF, reason: `${head} ${AUDIT_TEXT}${policy.voidText}${conflictText}` };
-  }
-  const access = policy.access;
-  if (access && admits(access, client)) {
-    return { decision: 'allow', server, authorization: access.ref, reason: `${head} admits it${conflictText}` };
-  }
-  const tail = access ? ` does not admit it either (${whyNot(access, client)})` : '';
-  return { decision: 'deny', server, authorization: null, reason: `${head}${tail}${policy.voidText}${conflictText}` };
-}
 
-function decideDefault(pod: PodEntry, port: number, client: Client): Decision {
-  const { policy, authorization, origin } = pod.defaults;
-  const head = `no Server selects port ${port} of pod ${pod.key}; default policy ${policy} (${origin})`;
-  if (policy === 'audit') {
-    return { decision: 'audit', server: null, authorization: AUDIT_REF, defaultPolicy: policy, reason: `${head} admits ${client.text} in audit mode and records that it would have been denied` };
+  /**
+   * Decides one connection: `decidePort` over this pod port's policy. Throws NotFoundError for an
+   * unknown pod, InvalidArgumentError for a bad port or address.
+   */
+  evaluate(input: EvaluationInput): Decision {
+    return decidePort(this.portPolicy(input.pod, input.port), input);
   }
-  if (authorization && admits(authorization, client)) {
-    return { decision: 'allow', server: null, authorization: authorization.ref, defaultPolicy: policy, reason: `${head} admits ${client.text}` };
-  }
-  const reason = authorization
-    ? `${head} does not admit ${client.text}: it ${whyNot(authorization, client)}`
-    : `${head} admits no one; ${client.text} is refused`;
-  return { decision: 'deny', server: null, authorization: null, defaultPolicy: policy, reason };
 }

@@ -7,18 +7,21 @@ import { describe, keyOf, type DefaultPolicyName, type ResourceSet, type Server 
 import { selectorMatches } from '../resources/selector.ts';
 import { compileAuthorizationPolicy, compileDefaultPolicy, compileServerAuthorization, type AuthorizationContext } from './authorizations.ts';
 import type { NamespaceInputs } from './namespaces.ts';
-import type { CompiledAuthorization } from './types.ts';
+import { formatAuthorizationRef, type PortAuthorization, type PortGovernor } from './port-policy.ts';
 
 export interface ServerPolicy {
   /** `NS/NAME` */
   key: string;
   server: Server;
+  governor: PortGovernor;
   /** Sorted by reference, so that the first admitting one is stable. */
-  authorizations: CompiledAuthorization[];
+  authorizations: PortAuthorization[];
   accessPolicy: DefaultPolicyName;
   /** What the accessPolicy admits; null for deny and audit. */
-  access: CompiledAuthorization | null;
-  /** Void policies that target this Server: `; void: AuthorizationPolicy demo/x (...)`, or ''. */
+  access: PortAuthorization | null;
+  /** `authorizations`, then `access`: what a port policy lists. */
+  portAuthorizations: readonly PortAuthorization[];
+  /** Void policies that target this Server: `AuthorizationPolicy demo/x (...)`, or ''. */
   voidText: string;
 }
 
@@ -28,12 +31,15 @@ export function buildServerPolicies(inputs: NamespaceInputs, ctx: AuthorizationC
   const byName = new Map<string, ServerPolicy>();
   const voids = new Map<ServerPolicy, string[]>();
   const all = inputs.servers.map((server) => {
+    const key = keyOf(server.meta);
     const policy: ServerPolicy = {
-      key: keyOf(server.meta),
+      key,
       server,
+      governor: { kind: 'server', server: key },
       authorizations: [],
       accessPolicy: server.accessPolicy,
       access: compileDefaultPolicy(server.accessPolicy, ctx.config),
+      portAuthorizations: [],
       voidText: '',
     };
     byName.set(server.meta.name, policy);
@@ -74,9 +80,11 @@ export function buildServerPolicies(inputs: NamespaceInputs, ctx: AuthorizationC
   }
 
   for (const policy of all) {
-    policy.authorizations.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+    const refs = new Map(policy.authorizations.map((a) => [a, formatAuthorizationRef(a.ref)]));
+    policy.authorizations.sort((a, b) => (refs.get(a)! < refs.get(b)! ? -1 : refs.get(a)! > refs.get(b)! ? 1 : 0));
+    policy.portAuthorizations = policy.access ? [...policy.authorizations, policy.access] : policy.authorizations;
     const v = voids.get(policy);
-    if (v) policy.voidText = `; void: ${v.join(', ')}`;
+    if (v) policy.voidText = v.join(', ');
   }
   return all;
 }

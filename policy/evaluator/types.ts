@@ -68,16 +68,3 @@ export interface IdentityMatcher {
   /** For reasons: `web.demo.serviceaccount.identity.linkerd.cluster.local`, `any mesh identity`. */
   text: string;
 }
-
-/** An authorization reduced to what a decision needs. */
-export interface CompiledAuthorization {
-  /** `AuthorizationPolicy/demo/web-to-api`, `default/all-authenticated`. */
-  ref: string;
-  /** `AuthorizationPolicy demo/web-to-api`, for reasons. */
-  label: string;
-  /** Null: every address. */
-  networks: readonly Network[] | null;
-  networksText: string;
-  /** Null: no identity required (plaintext clients too). */
-  identity: IdentityMatcher | null;
-}

@@ -86,3 +86,9 @@ export function remoteAddressOf(socket: Socket): string {
   const host = socket.remoteAddress ?? 'unknown';
   return `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? 0}`;
 }
+
+/** The peer's IP address, an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) given as IPv4. */
+export function remoteIpOf(socket: Socket): string {
+  const host = socket.remoteAddress ?? '';
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(host) ? host.slice('::ffff:'.length) : host;
+}

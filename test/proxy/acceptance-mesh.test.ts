@@ -53,6 +53,15 @@ describe('acceptance: npm start -- --once', () => {
     expect(result.stdout).toMatch(new RegExp(`web's proxy verified the server as ${API.replace(/\./g, '\\.')} \\([1-9]\\d* connection\\(s\\)\\)`));
     expect(result.stdout).toMatch(new RegExp(`workload web\\s+${WEB.replace(/\./g, '\\.')}`));
     expect(result.stdout).toMatch(new RegExp(`workload api\\s+${API.replace(/\./g, '\\.')}`));
+    // api's policy (written by the mesh, enforced by api's proxy) admits web only: a third meshed
+    // client with its own identity, on the same 127.0.0.1, is refused and the account says why.
+    expect(result.stdout).toMatch(/api's policy admitted it: AuthorizationPolicy demo\/api-from-web \([1-9]\d* connection\(s\)\)/);
+    expect(result.stdout).toContain('intruder -> api: refused by policy');
+    expect(result.stdout).toMatch(/api's proxy denied intruder\.demo\.serviceaccount\.identity\.linkerd\.cluster\.local \([1-9]\d* connection\(s\)\)/);
+    expect(result.stdout).toContain('reason: no authorization for Server demo/api admits intruder.demo.serviceaccount.identity.linkerd.cluster.local from 127.0.0.1');
+    expect(result.stdout).toMatch(/decision id [0-9a-f-]{36}/);
+    const policy = await readFile(join(home, 'mesh', 'policy', 'api-policy.yaml'), 'utf8');
+    expect(policy).toContain('kind: AuthorizationPolicy');
     expect(result.stdout).not.toContain('FAILED');
     expect(await processesMarked(marker)).toEqual([]);
   }, 180_000);

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuthorizationDecision, InboundConnectionFacts } from '../../proxy/app/inbound/authorize.ts';
+import { allowAllPolicy, type InboundConnectionFacts, type InboundDecision, type InboundPolicy } from '../../proxy/app/inbound/authorize.ts';
 import type { RunningProxy } from '../../proxy/proxy.ts';
 import { privateKeyToPem } from '../../trust-anchors/keys.ts';
 import { encodePem } from '../../trust-anchors/pem.ts';
@@ -27,7 +27,11 @@ let client: RunningProxy;
 let uncertified: RunningProxy;
 let impostor: TlsServer; // a TLS server with a valid mesh certificate for api, reached by a route expecting db
 const facts: InboundConnectionFacts[] = [];
-let decide: (f: InboundConnectionFacts) => AuthorizationDecision = () => ({ allow: true, reason: 'test-allow' });
+const testAllow = (): InboundDecision => ({ decision: 'allow', server: { kind: 'default', name: 'test' }, authorization: { kind: 'default', name: 'test' }, reason: 'test-allow' });
+const testDeny = (): InboundDecision => ({ decision: 'deny', server: { kind: 'default', name: 'test' }, authorization: null, reason: 'test-deny' });
+let decide: (f: InboundConnectionFacts) => InboundDecision = testAllow;
+/** Records the facts of every decision and answers with `decide`. */
+const recordingPolicy: InboundPolicy = { ...allowAllPolicy(), decide: (f) => (facts.push(f), decide(f)) };
 let routePorts: { plain: number; wrongIdentity: number; portNotAllowed: number };
 
 beforeAll(async () => {
@@ -37,7 +41,7 @@ beforeAll(async () => {
   server = await mesh.proxy({
     sa: 'api',
     appPort: app.port,
-    authorize: (f) => (facts.push(f), decide(f)),
+    policy: recordingPolicy,
   });
   const destination = { host: '127.0.0.1', port: server.ports.inbound };
   const apiCredentials = issueCredentials(mesh.home.issuer, API);
@@ -137,16 +141,16 @@ describe('refusals', () => {
     await eventually(async () => (await metric(uncertified, 'proxy_identity_renewal_failures_total')) >= 1);
   });
 
-  it('asks the authorization hook, and resets the client when it denies', async () => {
+  it('asks the inbound policy, and resets the client when it denies', async () => {
     facts.length = 0;
     expect((await roundTrip(routePorts.plain, 'allowed')).data.toString()).toBe('allowed');
-    expect(facts).toEqual([{ direction: 'inbound', clientIdentity: WEB, clientAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/), tls: true, targetPort: app.port }]);
-    decide = () => ({ allow: false, reason: 'test-deny' });
+    expect(facts).toEqual([{ clientIdentity: WEB, clientIp: '127.0.0.1', clientAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/), tls: true, targetPort: app.port }]);
+    decide = testDeny;
     try {
       expect(await attempt(routePorts.plain)).toBe('ECONNRESET');
       expect(await metric(server, 'proxy_tcp_refused_total', { reason: 'unauthorized' })).toBe(1);
     } finally {
-      decide = () => ({ allow: true, reason: 'test-allow' });
+      decide = testAllow;
     }
   });
 

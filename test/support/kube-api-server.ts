@@ -5,20 +5,25 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Authenticator, type ForbidRule, type TokenIdentity, type TokenReviewStatus } from './kube-auth.ts';
 import { route, sendStatus, type RouteContext, type WatchInfo } from './kube-api-routes.ts';
 import { ObjectStore, type KubeObject, type Resource } from './kube-objects.ts';
+import { parsePath } from './kube-paths.ts';
+import { Kinds, type PolicyResource } from './kube-types.ts';
 import { StatusError, Statuses } from './kube-status.ts';
 import { createServerTls } from './kube-tls.ts';
 import { FaultPlan, Waiters, type RequestMatcher } from './kube-faults.ts';
 
 export type { ForbidRule, TokenIdentity, TokenReviewStatus, Verb } from './kube-auth.ts';
 export type { KubeObject, Resource } from './kube-objects.ts';
+export type { CoreResource, PolicyResource } from './kube-types.ts';
 export type { WatchInfo } from './kube-api-routes.ts';
 export type { RequestMatcher } from './kube-faults.ts';
 
 /**
  * A Kubernetes API server for tests, spoken to by the real @kubernetes/client-node over HTTPS with
  * a bearer token (see kubeconfig.ts). It keeps the parts of kube-apiserver's protocol that our
- * code depends on — Status errors, resourceVersion preconditions, watch streams with history and
- * 410 Expired, TokenReview — and lets a test break it on purpose. Production code never sees it.
+ * code depends on — Status errors, resourceVersion preconditions, chunked lists, watch streams
+ * with history and 410 Expired, TokenReview — for Secrets, ConfigMaps, Pods, ServiceAccounts,
+ * Namespaces and Linkerd's policy.linkerd.io resources (kube-types.ts), and lets a test break it
+ * on purpose. Production code never sees it.
  *
  * ```ts
  * const api = await KubeApiServer.start();
@@ -32,7 +37,7 @@ export type { RequestMatcher } from './kube-faults.ts';
 export interface KubeApiServerOptions {
   /** Events kept for watches that resume; older ones are compacted. Default 1000. */
   historyLimit?: number;
-  /** Namespaces that exist (creating in another is 404). Default default, kube-system, linkerd. */
+  /** Namespaces that exist at start (creating in another is 404). Default default, kube-system, linkerd. */
   namespaces?: string[];
   /** The API server's own audiences (`--api-audiences`). */
   apiAudiences?: string[];
@@ -47,9 +52,12 @@ export interface RequestRecord {
   status?: number;
 }
 
-/** An object as a test writes it: a name, and whatever else (data, stringData, type, labels...). */
+/** An object as a test writes it: a name, and whatever else (data, stringData, type, labels, spec...). */
 export interface ObjectInput {
-  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  /** For custom resources, the version it is written in (`policy.linkerd.io/v1beta1`); the newest served by default. */
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; [field: string]: unknown };
   [field: string]: unknown;
 }
 
@@ -65,7 +73,6 @@ export class KubeApiServer {
   readonly #server: Server;
   readonly #store: ObjectStore;
   readonly #auth: Authenticator;
-  readonly #namespaces: Set<string>;
   readonly #watches = new Map<ServerResponse, { info: WatchInfo; stop: () => void }>();
   readonly #sockets = new Set<Socket>();
   readonly #faults = new FaultPlan();
@@ -78,11 +85,10 @@ export class KubeApiServer {
     this.url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
     this.#store = new ObjectStore(options.historyLimit ?? 1000);
     this.#auth = new Authenticator(options.apiAudiences ?? [DEFAULT_API_AUDIENCE]);
-    this.#namespaces = new Set(options.namespaces ?? ['default', 'kube-system', 'linkerd']);
+    for (const ns of options.namespaces ?? ['default', 'kube-system', 'linkerd']) this.createNamespace(ns);
     this.#context = {
       store: this.#store,
       auth: this.#auth,
-      namespaces: this.#namespaces,
       trackWatch: (res, info, stop) => {
         this.#watches.set(res, { info, stop });
         res.on('close', () => {
@@ -135,14 +141,18 @@ export class KubeApiServer {
 
   // --- objects ------------------------------------------------------------------------------
 
+  /** Creates the Namespace object if it does not exist yet. */
   createNamespace(name: string): void {
-    this.#namespaces.add(name);
+    if (!this.#store.get('namespaces', '', name)) this.putNamespace({ metadata: { name } });
   }
 
-  /** Creates or overwrites an object as another writer would (bumping resourceVersion, notifying watches). */
+  /**
+   * Creates or overwrites an object as another writer would (bumping resourceVersion, notifying
+   * watches). A namespaced object's namespace is created if missing; for a Namespace, pass ''.
+   */
   putObject(resource: Resource, namespace: string, body: ObjectInput): KubeObject {
-    this.#namespaces.add(namespace);
-    return this.#control(() => this.#store.put(resource, namespace, body as unknown as KubeObject));
+    if (Kinds[resource].namespaced) this.createNamespace(namespace);
+    return this.#control(() => this.#store.put(resource, Kinds[resource].namespaced ? namespace : '', body as unknown as KubeObject));
   }
 
   putSecret(namespace: string, body: ObjectInput): KubeObject {
@@ -153,12 +163,31 @@ export class KubeApiServer {
     return this.putObject('configmaps', namespace, body);
   }
 
-  getObject(resource: Resource, namespace: string, name: string): KubeObject | undefined {
-    return this.#store.get(resource, namespace, name);
+  putPod(namespace: string, body: ObjectInput): KubeObject {
+    return this.putObject('pods', namespace, body);
   }
 
+  putServiceAccount(namespace: string, body: ObjectInput): KubeObject {
+    return this.putObject('serviceaccounts', namespace, body);
+  }
+
+  putNamespace(body: ObjectInput): KubeObject {
+    return this.putObject('namespaces', '', body);
+  }
+
+  /** A policy.linkerd.io object; `body.apiVersion` may name any served version of its kind. */
+  putPolicy(resource: PolicyResource, namespace: string, body: ObjectInput): KubeObject {
+    return this.putObject(resource, namespace, body);
+  }
+
+  /** For a Namespace, `namespace` is ''. */
+  getObject(resource: Resource, namespace: string, name: string): KubeObject | undefined {
+    return this.#store.get(resource, Kinds[resource].namespaced ? namespace : '', name);
+  }
+
+  /** Deletes at once (no grace period); a Namespace takes everything in it along, as the namespace controller does. */
   deleteObject(resource: Resource, namespace: string, name: string): void {
-    this.#control(() => this.#store.delete(resource, namespace, name));
+    this.#control(() => this.#store.delete(resource, Kinds[resource].namespaced ? namespace : '', name));
   }
 
   /** The current global resourceVersion (etcd's revision). */
@@ -281,7 +310,7 @@ export class KubeApiServer {
       this.#changed();
     });
     try {
-      const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1' || url.pathname.startsWith('/api/v1/watch/');
+      const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1' || parsePath(url.pathname)?.legacyWatch === true;
       const fault = this.#faults.take({ method: record.method, path: record.path, watch });
       if (fault?.kind === 'hang') return this.#changed();
       if (fault?.kind === 'hook') fault.action();

@@ -1,9 +1,10 @@
 import { Statuses } from './kube-status.ts';
+import { isResource, Kinds } from './kube-types.ts';
 
 /**
- * Field and label selectors, the subset kube-apiserver supports for Secrets and ConfigMaps:
- * `metadata.name`, `metadata.namespace` (and `type` for Secrets) with `=`, `==` and `!=`;
- * labels with `=`, `==`, `!=`, `key` and `!key`.
+ * Field and label selectors as kube-apiserver supports them: `metadata.name`, `metadata.namespace`
+ * and each type's own field labels (`type` for Secrets, `status.phase` for Pods...) with `=`, `==`
+ * and `!=`; labels with `=`, `==`, `!=`, `key` and `!key`.
  */
 
 interface Term {
@@ -19,7 +20,7 @@ export interface Selector {
 
 export interface Selectable {
   metadata: { name: string; namespace: string; labels?: Record<string, string> };
-  type?: unknown;
+  [field: string]: unknown;
 }
 
 function parseTerms(text: string | null, allowExistence: boolean): Term[] {
@@ -35,17 +36,18 @@ function parseTerms(text: string | null, allowExistence: boolean): Term[] {
 
 export function parseSelector(params: URLSearchParams, resource: string): Selector {
   const fields = parseTerms(params.get('fieldSelector'), false);
-  const known = resource === 'secrets' ? ['metadata.name', 'metadata.namespace', 'type'] : ['metadata.name', 'metadata.namespace'];
+  const known = ['metadata.name', 'metadata.namespace', ...(isResource(resource) ? Kinds[resource].fieldLabels : [])];
   for (const term of fields) {
     if (!known.includes(term.key)) throw Statuses.badRequest(`field label not supported: ${term.key}`);
   }
   return { fields, labels: parseTerms(params.get('labelSelector'), true) };
 }
 
+/** A dotted path's value as a field selector sees it: absent fields compare as ''. */
 function fieldValue(obj: Selectable, key: string): string {
-  if (key === 'metadata.name') return obj.metadata.name;
-  if (key === 'metadata.namespace') return obj.metadata.namespace;
-  return typeof obj.type === 'string' ? obj.type : '';
+  let value: unknown = obj;
+  for (const part of key.split('.')) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+  return typeof value === 'string' ? value : '';
 }
 
 function holds(term: Term, actual: string | undefined): boolean {

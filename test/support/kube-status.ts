@@ -101,6 +101,14 @@ export const Statuses = {
   expired: (requested: number, oldest: number) =>
     failure(410, 'Expired', `too old resource version: ${requested} (${oldest})`),
 
+  /** What a list with a `continue` token older than the compacted history gets. */
+  continueExpired: () =>
+    failure(
+      410,
+      'Expired',
+      'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+    ),
+
   internal: (message: string) => failure(500, 'InternalError', `Internal error occurred: ${message}`, { causes: [{ message }] }),
 
   unavailable: (message: string) => failure(503, 'ServiceUnavailable', message),
@@ -115,7 +123,7 @@ export const Statuses = {
   },
 };
 
-/** The Status a successful DELETE returns for Secrets and ConfigMaps (they do not return the object). */
+/** The Status a successful DELETE returns for kinds without graceful deletion or finalizers (Secrets, ConfigMaps). */
 export function deleted(ref: ResourceRef, name: string, uid: string): object {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { ...details(ref, name), uid } };
 }

@@ -1,19 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { Statuses } from './kube-status.ts';
-import { Kinds, type KubeObject, type ObjectMeta, type Resource } from './kube-objects.ts';
+import type { KubeObject, ObjectMeta } from './kube-objects.ts';
+import { apiVersionOf, Kinds, type Resource } from './kube-types.ts';
+import { normalizeNamespace, normalizePod, normalizeCustomResource } from './kube-validate-kinds.ts';
 
 /**
- * The checks kube-apiserver makes on a Secret or ConfigMap before it stores it, with the same
- * status codes: decoding problems are 400 BadRequest, rule violations 422 Invalid.
+ * The checks kube-apiserver makes on an object before it stores it, with the same status codes:
+ * decoding problems are 400 BadRequest, rule violations 422 Invalid. Secrets and ConfigMaps
+ * here; Pods, Namespaces and the policy custom resources in kube-validate-kinds.ts.
  */
 
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DATA_KEY = /^[-._a-zA-Z0-9]+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const MAX_DATA_BYTES = 1024 * 1024;
-const KEPT_META = ['name', 'namespace', 'generateName', 'labels', 'annotations', 'ownerReferences'];
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const KEPT_META = ['name', 'namespace', 'generateName', 'labels', 'annotations', 'ownerReferences', 'finalizers'];
 
-type Cause = { field: string; message: string };
+export type Cause = { field: string; message: string };
 
 function stringMap(value: unknown, field: string, kind: string): Record<string, string> {
   if (value === undefined || value === null) return {};
@@ -60,35 +64,57 @@ function normalizeConfigMap(obj: KubeObject, causes: Cause[]): void {
   if (size > MAX_DATA_BYTES) causes.push({ field: 'data', message: `Too long: must have at most ${MAX_DATA_BYTES} bytes` });
 }
 
+function checkTypeMeta(resource: Resource, body: KubeObject, version: string | undefined): void {
+  const { kind, group, versions } = Kinds[resource];
+  const expected = version === undefined ? undefined : apiVersionOf(resource, version);
+  if (group && body.apiVersion !== undefined) {
+    const served = versions.map((v) => apiVersionOf(resource, v));
+    if (expected !== undefined && body.apiVersion !== expected) {
+      throw Statuses.badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${expected})`);
+    }
+    if (!served.includes(String(body.apiVersion))) throw Statuses.badRequest(`no kind "${String(body.kind)}" is registered for version "${String(body.apiVersion)}"`);
+  }
+  if ((body.kind !== undefined && body.kind !== kind) || (!group && body.apiVersion !== undefined && body.apiVersion !== 'v1')) {
+    throw Statuses.badRequest(`${kind} in version "v1" cannot be handled as a ${kind}: got ${body.apiVersion}/${body.kind}`);
+  }
+}
+
 /**
  * Returns the object as it would be stored (a copy: without kind and apiVersion, system metadata
  * left for the store to fill in), or throws the Status the real server would answer with.
+ * `version` is the one the request's URL names; undefined for the test controls (any served one).
  */
-export function validateObject(resource: Resource, namespace: string, body: KubeObject, current: KubeObject | undefined): KubeObject {
-  const kind = Kinds[resource].kind;
+export function validateObject(resource: Resource, namespace: string, body: KubeObject, current: KubeObject | undefined, version?: string): KubeObject {
+  const { kind, namespaced, group } = Kinds[resource];
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw Statuses.badRequest('the body of the request was in an unknown format');
-  if ((body.kind !== undefined && body.kind !== kind) || (body.apiVersion !== undefined && body.apiVersion !== 'v1')) {
-    throw Statuses.badRequest(`${kind} in version "v1" cannot be handled as a ${kind}: got ${body.apiVersion}/${body.kind}`);
-  }
+  checkTypeMeta(resource, body, version);
   const { apiVersion: _a, kind: _k, metadata: rawMeta, ...rest } = structuredClone(body);
   const given = (rawMeta ?? {}) as Partial<ObjectMeta>;
-  if (given.namespace !== undefined && given.namespace !== namespace) {
+  if (namespaced && given.namespace !== undefined && given.namespace !== namespace) {
     throw Statuses.badRequest('the namespace of the provided object does not match the namespace sent on the request');
   }
   const metadata = Object.fromEntries(Object.entries(given).filter(([k]) => KEPT_META.includes(k))) as ObjectMeta;
-  metadata.namespace = namespace;
+  // A cluster-scoped object has no namespace, whatever the body says.
+  metadata.namespace = namespaced ? namespace : '';
   if (!metadata.name && metadata.generateName && !current) {
     metadata.name = `${metadata.generateName}${randomBytes(4).toString('hex').slice(0, 5)}`;
   }
   const name = metadata.name ?? '';
   const causes: Cause[] = [];
   if (!name) causes.push({ field: 'metadata.name', message: 'Required value: name or generateName is required' });
-  else if (name.length > 253 || !SUBDOMAIN.test(name)) {
+  else if (resource === 'namespaces') {
+    if (name.length > 63 || !LABEL.test(name)) {
+      causes.push({ field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character` });
+    }
+  } else if (name.length > 253 || !SUBDOMAIN.test(name)) {
     causes.push({ field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'` });
   }
   const obj: KubeObject = { metadata, ...rest };
   if (resource === 'secrets') normalizeSecret(obj, current, causes);
-  else normalizeConfigMap(obj, causes);
+  else if (resource === 'configmaps') normalizeConfigMap(obj, causes);
+  else if (resource === 'pods') normalizePod(obj, current, causes);
+  else if (resource === 'namespaces') normalizeNamespace(obj, current);
+  else if (group) normalizeCustomResource(obj, causes);
   if (current?.['immutable'] === true && JSON.stringify(obj['data'] ?? {}) !== JSON.stringify(current['data'] ?? {})) {
     causes.push({ field: 'data', message: 'Forbidden: field is immutable when `immutable` is set' });
   }

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BUNDLE_RELOAD_RESULTS } from '../../meshtls/bundle-file.ts';
 import { HANDSHAKE_FAILURE_REASONS } from '../../meshtls/failure-reason.ts';
+import type { InboundDecision } from '../inbound/authorize.ts';
 
 export type Direction = 'inbound' | 'outbound';
 export type ConnectionLabels = 'direction' | 'tls' | 'peer_identity';
@@ -33,7 +34,26 @@ export interface ProxyMetrics {
   renewalFailures: Counter;
   /** `proxy_trust_bundle_reloads_total{result}`; result is applied, invalid or refused. */
   bundleReloads: Counter<'result'>;
+  /** `inbound_tcp_authz_allow_total{AUTHZ_LABELS}`: connections admitted (audit ones included, as `default/audit`). */
+  authzAllow: Counter<AuthzLabel>;
+  /** `inbound_tcp_authz_deny_total{AUTHZ_LABELS}`: connections refused by policy. */
+  authzDeny: Counter<AuthzLabel>;
+  /** `inbound_tcp_authz_audit_total{AUTHZ_LABELS}`: connections admitted only by audit mode (would have been denied). */
+  authzAudit: Counter<AuthzLabel>;
+  /** `inbound_tcp_authz_terminate_total{AUTHZ_LABELS}`: open connections closed because a policy change denies them. */
+  authzTerminate: Counter<AuthzLabel>;
+  /** `proxy_inbound_policy_state{state}`: 1 for the current state (default, current, stale), 0 for the others. */
+  policyState: Gauge<'state'>;
+  /** `proxy_inbound_policy_updates_total`: changes reported by the policy source (a policy applied, or its status). */
+  policyUpdates: Counter;
+  /** `proxy_inbound_policy_generation`: how many policies the source has applied. */
+  policyGeneration: Gauge;
 }
+
+/** Linkerd's labels of `inbound_tcp_authz_*`: the server, the authorization, TLS and the client. */
+export const AUTHZ_LABELS = ['srv_group', 'srv_kind', 'srv_name', 'authz_kind', 'authz_name', 'tls', 'client_id'] as const;
+export type AuthzLabel = (typeof AUTHZ_LABELS)[number];
+export const POLICY_STATES = ['default', 'current', 'stale'] as const;
 
 /** Stable label values, pre-created so that dashboards see zeros rather than gaps. */
 export const REFUSAL_REASONS = ['detect-timeout', 'transport-header', 'port-not-allowed', 'unauthorized', 'app-unreachable'] as const;
@@ -92,12 +112,55 @@ export function createProxyMetrics(options: { processMetrics?: boolean } = {}): 
       registers,
     }),
     bundleReloads,
+    authzAllow: authzCounter('inbound_tcp_authz_allow_total', 'Inbound connections admitted by policy (audit mode included, as authz default/audit).', registers),
+    authzDeny: authzCounter('inbound_tcp_authz_deny_total', 'Inbound connections refused by policy.', registers),
+    authzAudit: authzCounter('inbound_tcp_authz_audit_total', 'Inbound connections admitted only by audit mode: they would have been denied.', registers),
+    authzTerminate: authzCounter('inbound_tcp_authz_terminate_total', 'Open inbound connections closed because a policy change no longer permits them.', registers),
+    policyState: new Gauge({
+      name: 'proxy_inbound_policy_state',
+      help: 'State of the inbound policy: 1 for the current one of default, current, stale.',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    policyUpdates: new Counter({ name: 'proxy_inbound_policy_updates_total', help: 'Changes reported by the inbound policy source (policy or status).', registers }),
+    policyGeneration: new Gauge({ name: 'proxy_inbound_policy_generation', help: 'Inbound policies applied by the source since start.', registers }),
   };
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   return metrics;
+}
+
+function authzCounter(name: string, help: string, registers: Registry[]): Counter<AuthzLabel> {
+  return new Counter({ name, help, labelNames: AUTHZ_LABELS, registers });
 }
 
 /** Label values for a connection; `peer_identity` is empty for an unauthenticated peer. */
 export function connectionLabels(direction: Direction, peerIdentity: string | undefined) {
   return { direction, tls: peerIdentity ? 'true' : 'false', peer_identity: peerIdentity ?? '' };
 }
+
+/** The Server's group, as Linkerd labels it: empty for a default policy. */
+const POLICY_GROUP = 'policy.linkerd.io';
+const AUDIT_AUTHORIZATION = { kind: 'default', name: 'audit' } as const;
+
+/**
+ * Label values of a decision, as Linkerd's proxy sets them: names without their namespace (the
+ * Server and its authorizations live in the pod's namespace), empty authorization labels for a
+ * denial, `client_id` empty for a plaintext client.
+ */
+export function authzLabels(decision: InboundDecision, client: { tls: boolean; clientIdentity?: string | undefined }): Record<AuthzLabel, string> {
+  const { server } = decision;
+  // Audit admits through an authorization of its own, whatever the policy calls it.
+  const authorization = decision.decision === 'audit' ? AUDIT_AUTHORIZATION : decision.authorization;
+  return {
+    srv_group: server.kind === 'server' ? POLICY_GROUP : '',
+    srv_kind: server.kind,
+    srv_name: bareName(server.name),
+    authz_kind: authorization?.kind ?? '',
+    authz_name: authorization ? bareName(authorization.name) : '',
+    tls: client.tls ? 'true' : 'false',
+    client_id: client.clientIdentity ?? '',
+  };
+}
+
+/** `demo/api` -> `api`; a default policy's name (`audit`) has no namespace. */
+const bareName = (name: string): string => name.slice(name.lastIndexOf('/') + 1);

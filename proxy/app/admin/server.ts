@@ -1,12 +1,15 @@
 /**
  * The proxy's admin listener (Linkerd's 4191): `/metrics`, `/live`, `/ready` (503 until a
- * certificate is held) and `GET /identity`, on the admin server the identity service uses too.
+ * certificate is held), `GET /identity` and `GET /policy`, on the admin server the identity
+ * service uses too.
  */
 import type { Logger } from '../../../common/log.ts';
 import { startAdminServer, type AdminServer } from '../../../identity/admin.ts';
 import type { HostPort } from '../../io/listener.ts';
 import type { CredentialStore } from '../../meshtls/store.ts';
+import type { InboundPolicy } from '../inbound/authorize.ts';
 import type { ProxyMetrics } from './metrics.ts';
+import { policyStatusDocument } from './policy-status.ts';
 
 /** `GET /identity`: what this proxy presents to its peers now. No key material. */
 export interface IdentityDocument {
@@ -29,8 +32,16 @@ export function identityDocument(store: CredentialStore): IdentityDocument {
   };
 }
 
-export function startProxyAdmin(options: { listen: HostPort; store: CredentialStore; metrics: ProxyMetrics; logger: Logger }): Promise<AdminServer> {
-  const { store } = options;
+export interface ProxyAdminOptions {
+  listen: HostPort;
+  store: CredentialStore;
+  metrics: ProxyMetrics;
+  policy: InboundPolicy;
+  logger: Logger;
+}
+
+export function startProxyAdmin(options: ProxyAdminOptions): Promise<AdminServer> {
+  const { store, policy } = options;
   return startAdminServer({
     host: options.listen.host,
     port: options.listen.port,
@@ -38,7 +49,9 @@ export function startProxyAdmin(options: { listen: HostPort; store: CredentialSt
     logger: options.logger,
     ready: () => {
       const tls = store.snapshot().tls;
-      return { ready: tls !== undefined, detail: { identity: tls ? 'certified' : 'waiting for a certificate' } };
+      // Readiness is the certificate only: a policy that is default or stale still decides every
+      // connection (fail closed), and taking the proxy out of service would not make it current.
+      return { ready: tls !== undefined, detail: { identity: tls ? 'certified' : 'waiting for a certificate', policy: policyStatusDocument(policy.status()) } };
     },
     routes: {
       // 503 until certified, like /ready, with the same shape so a script needs one parser.
@@ -46,6 +59,7 @@ export function startProxyAdmin(options: { listen: HostPort; store: CredentialSt
         const body = identityDocument(store);
         return { status: body.serial ? 200 : 503, body };
       },
+      '/policy': () => ({ status: 200, body: policyStatusDocument(policy.status()) }),
     },
   });
 }

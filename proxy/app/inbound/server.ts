@@ -4,14 +4,15 @@
  *   detect ─┬─ TLS, SNI = our identity ─> mutual TLS ─┬─ ALPN transport.l5d.io/v1 ─> transport header ─> port from the header
  *           │                                         └─ otherwise ───────────────────────────────────> the application address
  *           └─ other TLS, not TLS ──> plaintext, unauthenticated ─────────────────────────────────────> the application address
- *   then authorize(facts) ─> dial 127.0.0.1:<port> ─> pump
+ *   then policy.decide(facts) ─> dial 127.0.0.1:<port> ─> pump, watched: a policy change that no
+ *   longer permits the connection resets it (enforcement.ts)
  *
  * Detection, the handshake and the transport header together must finish within the detect
  * timeout. Every refusal resets the client (RST): a FIN would read as a clean, empty answer.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../../../common/log.ts';
-import { dial, listen, remoteAddressOf, type HostPort, type Listener } from '../../io/listener.ts';
+import { dial, listen, remoteAddressOf, remoteIpOf, type HostPort, type Listener } from '../../io/listener.ts';
 import { resetSide, type PumpSide } from '../../io/pump.ts';
 import { HandshakeFailure } from '../../meshtls/failure-reason.ts';
 import type { CredentialStore } from '../../meshtls/store.ts';
@@ -19,7 +20,8 @@ import { DetectError, detectTls } from '../../tls/detect.ts';
 import { readTransportHeader } from '../../transport-header/read.ts';
 import type { ProxyMetrics, RefusalReason } from '../admin/metrics.ts';
 import { forward } from '../forward.ts';
-import type { Authorize } from './authorize.ts';
+import type { InboundConnectionFacts } from './authorize.ts';
+import type { InboundEnforcement } from './enforcement.ts';
 import { terminateMeshTls } from './terminate.ts';
 
 export interface InboundOptions {
@@ -32,7 +34,8 @@ export interface InboundOptions {
   /** For dialling the application. */
   connectTimeoutMs: number;
   store: CredentialStore;
-  authorize: Authorize;
+  /** Decides, counts and logs each connection, and resets the open ones a policy change denies. */
+  enforcement: InboundEnforcement;
   metrics: ProxyMetrics;
   logger: Logger;
 }
@@ -111,20 +114,34 @@ async function handle(socket: Socket, track: (s: Socket) => void, options: Inbou
     logger.debug({ event: 'inbound.tls_passthrough', sni: detection.serverName }, 'TLS for another name: forwarded as plaintext');
   }
 
-  const decision = await options.authorize({ direction: 'inbound', ...(clientIdentity ? { clientIdentity } : {}), clientAddress, tls: clientIdentity !== undefined, targetPort });
-  if (!decision.allow) {
-    refuse('unauthorized', 'connection denied by policy', { clientIdentity, targetPort, policyReason: decision.reason });
-    return resetSide(client);
-  }
-  logger.debug({ event: 'inbound.authorized', clientIdentity, targetPort, policyReason: decision.reason }, 'connection allowed');
+  const facts: InboundConnectionFacts = {
+    ...(clientIdentity !== undefined ? { clientIdentity } : {}),
+    clientIp: remoteIpOf(socket),
+    clientAddress,
+    tls: clientIdentity !== undefined,
+    targetPort,
+  };
+  const admission = options.enforcement.admit(facts);
+  if (!admission.admitted) return resetSide(client); // counted and logged (inbound.denied) by admit
+  // Watched from here on: a policy change while the application is dialled or the bytes flow
+  // resets the connection.
+  const connection = options.enforcement.track(facts, admission.decision, client);
 
   let upstream: Socket;
   try {
     upstream = await dial({ host: options.app.host, port: targetPort }, options.connectTimeoutMs);
   } catch (err) {
+    connection.closed();
+    if (connection.revoked) return;
     refuse('app-unreachable', `application ${options.app.host}:${targetPort} unreachable: ${(err as Error).message}`, { targetPort });
     return resetSide(client);
   }
   track(upstream);
-  await forward({ direction: 'inbound', peerIdentity: clientIdentity, accepted: client, upstream: { stream: upstream, tcp: upstream }, metrics, logger });
+  if (connection.revoked) return void upstream.resetAndDestroy();
+  connection.attach({ stream: upstream, tcp: upstream });
+  try {
+    await forward({ direction: 'inbound', peerIdentity: clientIdentity, accepted: client, upstream: { stream: upstream, tcp: upstream }, metrics, logger });
+  } finally {
+    connection.closed();
+  }
 }

@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../../../common/log.ts';
 import { identityName } from '../../../common/names.ts';
 import { startIdentityService, type RunningIdentityService } from '../../../identity/service.ts';
 import { LocalJwtValidator } from '../../../identity/validators/local-jwt-validator.ts';
-import type { Authorize } from '../../../proxy/app/inbound/authorize.ts';
+import type { InboundPolicy } from '../../../proxy/app/inbound/authorize.ts';
 import type { OutboundRoute } from '../../../proxy/app/outbound/server.ts';
 import { DEFAULT_IDENTITY_SERVICE_NAME, type ProxyConfig } from '../../../proxy/config.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/proxy.ts';
@@ -33,7 +33,10 @@ export interface MeshProxyOptions {
   opaquePorts?: number[];
   routes?: Omit<OutboundRoute, 'listen'>[];
   detectTimeoutMs?: number;
-  authorize?: Authorize;
+  /** The inbound policy (allow-all by default); the proxy closes it. */
+  policy?: InboundPolicy;
+  /** `NS/NAME` of the proxy's pod, for its decision log lines. */
+  pod?: string;
   logger?: Logger;
 }
 
@@ -80,13 +83,20 @@ export async function startMesh(): Promise<Mesh> {
           routes: (o.routes ?? []).map((r) => ({ ...r, listen: { host: '127.0.0.1', port: 0 } })),
         },
         admin: { listen: { host: '127.0.0.1', port: 0 } },
+        policy: {
+          source: { kind: 'none' },
+          ...(o.pod ? { pod: o.pod } : {}),
+          clusterNetworks: [],
+          trustDomain: testDomain.trustDomain,
+          controlPlaneNamespace: testDomain.controlPlaneNamespace,
+        },
         logLevel: 'silent',
       };
       const proxy = await startProxy(config, {
         clock: systemClock,
         logger: o.logger ?? silentLogger,
         processMetrics: false,
-        ...(o.authorize ? { authorize: o.authorize } : {}),
+        ...(o.policy ? { policy: o.policy } : {}),
       });
       proxies.push(proxy);
       return Object.assign(proxy, { bundleFile });
