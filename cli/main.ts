@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<Register>> = {
   mesh: async () => (await import('./commands/mesh.ts')).registerMesh,
   policy: async () => (await import('./commands/policy.ts')).registerPolicy,
   'policy-controller': async () => (await import('./commands/policy-controller.ts')).registerPolicyController,
+  audit: async () => (await import('./commands/audit.ts')).registerAudit,
 };
 
 /**
