@@ -30,6 +30,7 @@ export const ExitCode = {
   UNAVAILABLE: 69, // a service could not be reached
   INTERNAL: 70, // a bug
   CANT_CREATE: 73, // refusing to overwrite
+  TEMP_FAILURE: 75, // not done yet, try again later (a rotation waiting on proxies; its state is kept)
   CONFIG: 78, // trust material or configuration is invalid
 } as const;
 
@@ -48,6 +49,16 @@ const codeTable = {
   ERR_ALREADY_EXISTS: { grpc: GrpcStatus.ALREADY_EXISTS, exit: ExitCode.CANT_CREATE },
   ERR_LEDGER_CORRUPT: { grpc: GrpcStatus.INTERNAL, exit: ExitCode.FAILURE },
   ERR_USAGE: { grpc: GrpcStatus.INVALID_ARGUMENT, exit: ExitCode.USAGE },
+  /** A second rotation (or an issuer rotation) while an anchor rotation is under way. */
+  ERR_ROTATION_IN_PROGRESS: { grpc: GrpcStatus.FAILED_PRECONDITION, exit: ExitCode.CANT_CREATE },
+  /** A rotation step asked for out of order, or with no rotation to act on. */
+  ERR_ROTATION_ORDER: { grpc: GrpcStatus.FAILED_PRECONDITION, exit: ExitCode.USAGE },
+  /** Proxies that did not reach the awaited state in time; the rotation is paused and resumable. */
+  ERR_FLEET_NOT_CONVERGED: { grpc: GrpcStatus.UNAVAILABLE, exit: ExitCode.TEMP_FAILURE },
+  /** No proxies to wait for, and an empty fleet was not allowed. */
+  ERR_FLEET_EMPTY: { grpc: GrpcStatus.FAILED_PRECONDITION, exit: ExitCode.CONFIG },
+  /** A proxy's admin endpoint did not answer, or answered something we cannot trust. */
+  ERR_PROXY_ADMIN: { grpc: GrpcStatus.UNAVAILABLE, exit: ExitCode.UNAVAILABLE },
   ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, exit: ExitCode.INTERNAL },
 } as const;
 

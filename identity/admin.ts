@@ -23,6 +23,11 @@ export interface AdminServerOptions {
   logger: Logger;
   /** Further GET endpoints answering JSON, by path; e.g. the proxy's `/identity`. */
   routes?: Record<string, () => { status: number; body: object }>;
+  /**
+   * POST endpoints answering JSON, by path; e.g. the proxy's `/renew`. They take no body (one
+   * is refused), so that nothing a caller sends is ever parsed.
+   */
+  postRoutes?: Record<string, () => { status: number; body: object } | Promise<{ status: number; body: object }>>;
 }
 
 export interface AdminServer {
@@ -40,8 +45,15 @@ const sendJson = (res: ServerResponse, status: number, body: object): void =>
 
 async function route(req: IncomingMessage, res: ServerResponse, options: AdminServerOptions): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://admin').pathname;
+  const post = Object.hasOwn(options.postRoutes ?? {}, path) ? options.postRoutes![path]! : undefined;
+  if (req.method === 'POST' && post) {
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > 0 || req.headers['transfer-encoding'] !== undefined) return sendJson(res, 413, { error: 'this endpoint takes no request body' });
+    const { status, body } = await post();
+    return sendJson(res, status, body);
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('allow', 'GET, HEAD');
+    res.setHeader('allow', post ? 'POST' : 'GET, HEAD');
     return sendJson(res, 405, { error: 'method not allowed' });
   }
   switch (path) {

@@ -133,7 +133,15 @@ export async function startProxy(config: ProxyConfig, runtime: ProxyRuntime): Pr
     await Promise.all([...listeners.map((l) => l.close()), admin?.close(), policy.close()]);
   };
   try {
-    admin = await startProxyAdmin({ listen: config.admin.listen, store, metrics, policy, logger: logger.child({ component: 'admin' }) });
+    admin = await startProxyAdmin({
+      listen: config.admin.listen,
+      store,
+      metrics,
+      policy,
+      renewNow: () => identity.renewNow(),
+      now: () => clock.now(),
+      logger: logger.child({ component: 'admin' }),
+    });
     const inbound = await startInbound({
       listen: config.inbound.listen,
       app: config.inbound.app,

@@ -12,6 +12,17 @@ export const HomeLayout = {
   anchorDir: 'anchor',
   tokenKey: 'token-signing.key',
   ledger: 'ledger.jsonl',
+  /** Anchor rotation (trust-anchors/rotation): the next anchor's key pair, beside `anchor/`. */
+  nextAnchorDir: 'anchor-next',
+  /** Anchor rotation: the issuer in service before `activate`, kept so that `abort` can restore it. */
+  previousIssuerDir: 'issuer-before-rotation',
+  /** Prefix of an archived anchor: `anchor-retired-<timestamp>/`. */
+  retiredAnchorPrefix: 'anchor-retired-',
+  /** Anchor rotation state, and the last finished rotation's. */
+  rotationState: 'rotation.json',
+  lastRotationState: 'rotation-last.json',
+  /** The proxies of the local mesh and their admin addresses (written by the mesh, read by rotations). */
+  proxies: 'mesh/proxies.json',
 } as const;
 
 const POLL_MS = 2_000;
@@ -123,7 +134,8 @@ async function readRequired(path: string, what: string): Promise<string> {
   }
 }
 
-async function readKeyPairDir(dir: string, what: string): Promise<StoredIssuer> {
+/** Reads a key pair directory (`tls.crt`, `tls.key`, `ca.crt`, plain or in the `..data` layout). */
+export async function readKeyPairDir(dir: string, what: string): Promise<StoredIssuer> {
   // Resolve ..data once, so that all three files come from the same version.
   let data: string;
   try {
@@ -137,7 +149,8 @@ async function readKeyPairDir(dir: string, what: string): Promise<StoredIssuer> 
   return { certificatePem, privateKeyPem, caPem, source: join(dir, 'tls.crt') };
 }
 
-async function writeKeyPairDir(dir: string, pair: Omit<StoredIssuer, 'source'>): Promise<void> {
+/** Writes a key pair directory in the `..data` layout, swapping all three files in one rename; key mode 0600. */
+export async function writeKeyPairDir(dir: string, pair: Omit<StoredIssuer, 'source'>): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const version = `..${new Date().toISOString().replace(/[:.]/g, '_')}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const versionDir = join(dir, version);

@@ -111,7 +111,7 @@ export interface ProxyProcess {
   /** Sum of the series of `name` whose labels include `labels`, from GET /metrics. */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   /** GET /identity. */
-  identityDocument(): Promise<{ identity: string; serial: string; notAfter: string; issuer: string; bundleFingerprint: string }>;
+  identityDocument(): Promise<{ identity: string; serial: string; notAfter: string; issuer: string; bundleFingerprint: string; certificateAnchors: string[]; issuerFingerprint: string | null }>;
   /** VmRSS from /proc/PID/status, in bytes. */
   rss(): Promise<number>;
 }
