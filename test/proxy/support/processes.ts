@@ -122,6 +122,8 @@ export interface ProxyProcessOptions {
   token: string;
   /** PEM written to this proxy's own bundle file (default: a copy of `<home>/bundle.crt`). */
   bundlePem?: string;
+  /** Read this bundle file itself (e.g. `<home>/bundle.crt`, which rotations publish) instead of a copy. */
+  sharedBundleFile?: string;
   home: string;
   service: { listen: string; identity: string };
   /** The application port behind the inbound listener (default 9: nothing). */
@@ -136,10 +138,12 @@ export async function startProxyProcess(set: ProcessSet, o: ProxyProcessOptions)
   const dir = join(set.logDir, o.name);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tokenFile = join(dir, 'token');
-  const bundleFile = join(dir, 'ca-bundle.crt');
+  const bundleFile = o.sharedBundleFile ?? join(dir, 'ca-bundle.crt');
   await writeFile(tokenFile, o.token, { mode: 0o600 });
-  if (o.bundlePem !== undefined) await writeFile(bundleFile, o.bundlePem);
-  else await copyFile(join(o.home, 'bundle.crt'), bundleFile);
+  if (o.sharedBundleFile === undefined) {
+    if (o.bundlePem !== undefined) await writeFile(bundleFile, o.bundlePem);
+    else await copyFile(join(o.home, 'bundle.crt'), bundleFile);
+  }
   const args = [
     'proxy', '--local-identity', o.identity, '--token-file', tokenFile, '--trust-bundle', bundleFile,
     '--identity-addr', o.service.listen, '--identity-name', o.service.identity, '--inbound-listen', '127.0.0.1:0',
