@@ -55,8 +55,13 @@ export function watchPodPolicyFromController(options: ControllerPolicyOptions): 
   const client = createInboundPolicyClient(address, options.credentials);
   const policies = new Map<number, PortPolicy>();
 
+  let lost = false;
   const publish = () => {
     if (policies.size < ports.length) return;
+    if (lost) {
+      lost = false;
+      logger.info({ event: 'policy_source.restored', address, pod }, 'policy stream restored; the controller\'s policy is in force again');
+    }
     const snapshot = new Map(policies);
     const decider: PodDecider = (input) => {
       const policy = snapshot.get(input.port);
@@ -78,6 +83,7 @@ export function watchPodPolicyFromController(options: ControllerPolicyOptions): 
           publish();
         },
         onLost: (detail) => {
+          lost = true;
           logger.warn({ event: 'policy_source.lost', address, pod, port, detail }, 'policy stream lost; keeping the last policy');
           live.unreachable(detail);
         },
@@ -144,7 +150,10 @@ class PortWatch {
     call.on('status', (status: grpc.StatusObject) => {
       if (!current()) return;
       const code = grpc.status[status.code] ?? String(status.code);
-      this.#lost(`port ${port}: WatchPort ended with ${code}${status.details ? `: ${status.details}` : ''}`);
+      // grpc-js appends its name-resolution notes to UNAVAILABLE; they say nothing to an operator.
+      const details = (status.details ?? '').replace(/\s*Resolution note:.*$/s, '').trim();
+      const why = status.code === grpc.status.OK ? 'the controller closed the stream' : `WatchPort ended with ${code}${details && details !== code ? `: ${details}` : ''}`;
+      this.#lost(`port ${port}: ${why}`);
     });
   }
 
