@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../common/clock.ts';
@@ -60,6 +60,7 @@ export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
   const meshDir = join(home, 'mesh');
   await mkdir(meshDir, { recursive: true, mode: 0o700 });
   const log = (name: string) => join(meshDir, `${name}.log`);
+  const registryFile = join(home, HomeLayout.proxies);
   const processes: ManagedProcess[] = [];
   const tokenKey = createPrivateKey(await readFile(join(home, HomeLayout.tokenKey), 'utf8'));
   const workloads = ['web', 'api', 'intruder'].map((name): Workload => {
@@ -111,6 +112,14 @@ export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
     processes.push(intruder.proxy);
     intruder.ports = await intruder.proxy.waitForLine(logEvent('proxy.ready', (r) => r.ports as Workload['ports']));
 
+    // The fleet registry: how `identity rotate-anchor` and `rotate-issuer --renew-now` find these
+    // proxies. Removed when the mesh stops, so that a rotation never waits on proxies long gone.
+    await writeFileAtomic(
+      registryFile,
+      `${JSON.stringify({ proxies: workloads.map((w) => ({ name: w.sa.name, admin: `127.0.0.1:${w.ports!.admin}` })) }, null, 2)}\n`,
+      0o600,
+    );
+
     const webApp = spawnTypeScript('web app', join(APPS, 'web.ts'), [`127.0.0.1:${webAppPort}`, `127.0.0.1:${web.ports!.outbound[0]}`], log('web-app'));
     processes.push(webApp);
     await webApp.waitForLine(logEvent('app.listening', (r) => Number(r.port)));
@@ -123,12 +132,15 @@ export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
 
     out('');
     out(`serving; web calls api every 2 s. Logs in ${meshDir}.`);
-    out(`api's policy: ${join(policyDir, 'api-policy.yaml')} (edits apply within a second). Ctrl-C to stop.`);
+    out(`api's policy: ${join(policyDir, 'api-policy.yaml')} (edits apply within a second).`);
+    out(`rotate the trust anchor with no dropped connection: identity rotate-anchor --home ${home}`);
+    out('Ctrl-C to stop.');
     const traffic = setInterval(() => void httpGet(`http://127.0.0.1:${webAppPort}/`).catch(() => undefined), 2_000);
     await Promise.race([o.stopSignal, ...processes.map((p) => p.exited.then((code) => out(`${p.name} exited (code ${code}); stopping`)))]);
     clearInterval(traffic);
     return 0;
   } finally {
+    await rm(registryFile, { force: true });
     clearInterval(tokenTimer);
     for (const p of processes.reverse()) await p.stop();
   }
