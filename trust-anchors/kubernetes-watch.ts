@@ -2,6 +2,7 @@ import type { Agent } from 'node:http';
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../common/log.ts';
 import { describeApiFailure, reportingAgents } from '../common/kube-client.ts';
+import { backoffDelayMs } from '../common/backoff.ts';
 
 export interface Backoff {
   /** Delay before the first retry; doubles per consecutive failure. */
@@ -132,10 +133,6 @@ export class ObjectWatch {
 
   #retry(): void {
     if (this.#closed) return;
-    const ceiling = Math.min(this.#o.backoff.maxMs, this.#o.backoff.initialMs * 2 ** Math.min(this.#attempt, 30));
-    this.#attempt++;
-    // Jitter in [ceiling/2, ceiling] so that replicas that lost the API server together do not return together.
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    this.#timer = setTimeout(() => void this.#cycle(), delay);
+    this.#timer = setTimeout(() => void this.#cycle(), backoffDelayMs(this.#attempt++, this.#o.backoff));
   }
 }

@@ -16,6 +16,7 @@ import { createInboundPolicyClient, type InboundPolicyClient } from './client.ts
 import { decodePortPolicy } from './codec.ts';
 import type { ServerMessage } from './messages.ts';
 import { parsePortSpec, workloadOf } from './port-spec.ts';
+import { backoffDelayMs } from '../../common/backoff.ts';
 
 export interface ControllerPolicyOptions {
   /** `host:port` of the policy controller's gRPC API. */
@@ -168,9 +169,6 @@ class PortWatch {
   #lost(detail: string): void {
     this.#call = undefined;
     this.#o.onLost(detail);
-    const { initialMs, maxMs } = this.#o.backoff;
-    const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(this.#attempt++, 30));
-    // Jitter in [ceiling/2, ceiling]: proxies that lost the controller together do not return together.
-    this.#timer = setTimeout(() => this.start(), ceiling / 2 + Math.random() * (ceiling / 2));
+    this.#timer = setTimeout(() => this.start(), backoffDelayMs(this.#attempt++, this.#o.backoff));
   }
 }

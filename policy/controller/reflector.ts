@@ -11,6 +11,7 @@ import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { describeApiFailure, reportingAgents, withDeadline } from '../../common/kube-client.ts';
 import type { Logger } from '../../common/log.ts';
 import { objectKey, type KubeObject, type WatchedKind } from './kinds.ts';
+import { backoffDelayMs } from '../../common/backoff.ts';
 
 export interface Backoff {
   initialMs: number;
@@ -202,10 +203,7 @@ export class Reflector {
 
   #retry(): void {
     if (this.#closed) return;
-    const ceiling = Math.min(this.#o.backoff.maxMs, this.#o.backoff.initialMs * 2 ** Math.min(this.#attempt, 30));
-    this.#attempt++;
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    this.#timer = setTimeout(() => void this.#cycle(), delay);
+    this.#timer = setTimeout(() => void this.#cycle(), backoffDelayMs(this.#attempt++, this.#o.backoff));
   }
 
   #failed(message: string): void {
