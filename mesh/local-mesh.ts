@@ -89,10 +89,13 @@ export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
     const apiPort = await apiApp.waitForLine(logEvent('app.listening', (r) => Number(r.port)));
     const webAppPort = await freePort();
 
+    // Every proxy's decision log, where `identity audit --decisions` and `identity report` read them.
+    const decisionsDir = join(meshDir, 'decisions');
+    await mkdir(decisionsDir, { recursive: true, mode: 0o700 });
     const proxyArgs = (w: Workload, appPort: number, extra: string[]) => [
       'proxy', '--local-identity', w.identity, '--token-file', w.tokenFile, '--trust-bundle', join(home, HomeLayout.bundle),
       '--identity-addr', served.listen, '--identity-name', served.identity, '--inbound-listen', '127.0.0.1:0',
-      '--app', `127.0.0.1:${appPort}`, '--admin-listen', '127.0.0.1:0', ...extra,
+      '--app', `127.0.0.1:${appPort}`, '--admin-listen', '127.0.0.1:0', '--decision-log', join(decisionsDir, `${w.sa.name}.jsonl`), ...extra,
     ];
     const policyDir = await writeMeshPolicy(join(meshDir, 'policy'), [
       { name: 'web', ports: { http: webAppPort } },

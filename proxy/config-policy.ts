@@ -105,6 +105,15 @@ function domainOf(localIdentity: string): { trustDomain: string; controlPlaneNam
   return m ? { controlPlaneNamespace: m[1]!, trustDomain: m[2]! } : defaultIdentityDomain;
 }
 
+/**
+ * The pod to name when none is configured: `NS/SA` of a local identity
+ * `SA.NS.serviceaccount...` (`default/NAME` for a name of one label).
+ */
+export function podOfIdentity(identity: string): string {
+  const [sa, ns] = identity.split('.');
+  return ns ? `${ns}/${sa}` : `default/${sa}`;
+}
+
 const SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** `NS/NAME`: a namespace (DNS label) and a pod name (DNS subdomain), as Kubernetes names them. */

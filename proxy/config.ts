@@ -10,6 +10,7 @@ import { ConfigError, NotFoundError } from '../common/errors.ts';
 import type { HostPort } from './io/listener.ts';
 import type { OutboundRoute } from './app/outbound/server.ts';
 import * as f from './config-fields.ts';
+import { DECISION_LOG_FIELDS, parseDecisionLogConfig, type DecisionLogConfig, type DecisionLogFlags } from './config-decision-log.ts';
 import { parsePolicyConfig, POLICY_FIELDS, type PolicyConfig, type PolicyFlags } from './config-policy.ts';
 
 export const DEFAULT_IDENTITY_SERVICE_NAME = 'identity.linkerd.serviceaccount.identity.linkerd.cluster.local';
@@ -48,11 +49,13 @@ export interface ProxyConfig {
   admin: { listen: HostPort };
   /** Where the inbound policy comes from (config-policy.ts); the CLI builds it. */
   policy: PolicyConfig;
+  /** The decision log (config-decision-log.ts); absent: none is written. */
+  decisionLog?: DecisionLogConfig;
   logLevel: string;
 }
 
 /** The command-line flags, as commander hands them over (strings, unparsed). */
-export interface ProxyFlags extends PolicyFlags {
+export interface ProxyFlags extends PolicyFlags, DecisionLogFlags {
   config?: string;
   localIdentity?: string;
   tokenFile?: string;
@@ -89,12 +92,13 @@ export async function loadProxyConfig(flags: ProxyFlags): Promise<ProxyConfig> {
 
 /** Validates flags over a parsed file document; pure, for tests. */
 export function parseProxyConfig(flags: ProxyFlags, document: unknown): ProxyConfig {
-  const file = f.object(document, '', ['identity', 'inbound', 'outbound', 'admin', 'policy', 'logLevel']);
+  const file = f.object(document, '', ['identity', 'inbound', 'outbound', 'admin', 'policy', 'decisionLog', 'logLevel']);
   const id = f.object(file.identity, 'identity', ['localName', 'tokenFile', 'trustBundleFile', 'serviceAddress', 'serviceName', 'minRefresh', 'maxRefresh', 'bundleReloadInterval']);
   const inb = f.object(file.inbound, 'inbound', ['listen', 'app', 'opaquePorts', 'detectTimeout']);
   const out = f.object(file.outbound, 'outbound', ['connectTimeout', 'routes']);
   const adm = f.object(file.admin, 'admin', ['listen']);
   const pol = f.object(file.policy, 'policy', POLICY_FIELDS);
+  const dlog = f.object(file.decisionLog, 'decisionLog', DECISION_LOG_FIELDS);
   // The value and the name to blame: the flag when given, else the file's field.
   const pick = (flag: unknown, flagName: string, section: f.Raw, sectionName: string, key: string): [unknown, string] =>
     flag !== undefined ? [flag, flagName] : [section[key], `${sectionName}.${key}`];
@@ -129,6 +133,7 @@ export function parseProxyConfig(flags: ProxyFlags, document: unknown): ProxyCon
   };
   const admin = { listen: f.hostPort(...pick(flags.adminListen, '--admin-listen', adm, 'admin', 'listen'), { fallback: DEFAULT_ADMIN_LISTEN, allowZero: true }) };
   const policy = parsePolicyConfig(flags, pol, identity.localName);
+  const decisionLog = parseDecisionLogConfig(flags, dlog);
   const [levelValue, levelPath] = flags.logLevel !== undefined ? [flags.logLevel, '--log-level'] : [file.logLevel, 'logLevel'];
   const logLevel = f.string(levelValue, levelPath, 'info');
   if (!LOG_LEVELS.includes(logLevel)) f.fail(levelPath, `expected one of ${LOG_LEVELS.join(', ')}, found "${logLevel}"`);
@@ -138,7 +143,7 @@ export function parseProxyConfig(flags: ProxyFlags, document: unknown): ProxyCon
     ['admin.listen', admin.listen],
     ...routes.map((r, i): [string, HostPort] => [`outbound route ${i} listen`, r.listen]),
   ]);
-  return { identity, inbound, outbound, admin, policy, logLevel };
+  return { identity, inbound, outbound, admin, policy, ...(decisionLog ? { decisionLog } : {}), logLevel };
 }
 
 function route(value: unknown, path: string): OutboundRoute {

@@ -10,15 +10,20 @@ import { createProxyMetrics, type ProxyMetrics } from './app/admin/metrics.ts';
 import { trackPolicyStatus } from './app/admin/policy-status.ts';
 import { startProxyAdmin } from './app/admin/server.ts';
 import { allowAllPolicy, type InboundPolicy } from './app/inbound/authorize.ts';
+import { DecisionLogWriter } from './app/inbound/decision-log.ts';
 import { InboundEnforcement } from './app/inbound/enforcement.ts';
 import { startInbound } from './app/inbound/server.ts';
 import { startOutbound } from './app/outbound/server.ts';
 import type { ProxyConfig } from './config.ts';
+import { podOfIdentity } from './config-policy.ts';
 import { IdentityClient, type IdentityClientOptions } from './identity-client/index.ts';
 import type { CredentialsSink } from './identity-client/types.ts';
 import type { Listener } from './io/listener.ts';
 import { BundleFileWatcher, readBundleFile } from './meshtls/bundle-file.ts';
 import { CredentialStore } from './meshtls/store.ts';
+
+/** How long close() waits for closed connections to report their decision records. */
+const SETTLE_ON_CLOSE_MS = 2_000;
 
 /** What the identity client looks like from here; tests may pass a fake. */
 export interface IdentitySource {
@@ -52,9 +57,14 @@ export interface RunningProxy {
   policy: InboundPolicy;
   /** Open inbound connections under watch by the policy. */
   enforcement: InboundEnforcement;
+  /** The decision log's writer, when the configuration asks for one. */
+  decisionLog?: DecisionLogWriter;
   /** Resolves once a certificate is held (the moment /ready turns 200). */
   ready(): Promise<void>;
-  /** Stops the identity client, the bundle watch and the policy, closes the listeners and every connection. */
+  /**
+   * Stops the identity client, the bundle watch and the policy, closes the listeners and every
+   * connection, then writes what the decision log still holds.
+   */
   close(): Promise<void>;
 }
 
@@ -79,11 +89,22 @@ export async function startProxy(config: ProxyConfig, runtime: ProxyRuntime): Pr
   const store = new CredentialStore({ localIdentity: config.identity.localName, bundle: initial.bundle, clock, logger: logger.child({ component: 'meshtls' }) });
   const metrics = createProxyMetrics({ processMetrics: runtime.processMetrics ?? true });
   const untrackPolicyStatus = trackPolicyStatus(policy, metrics);
+  const decisionLog = config.decisionLog
+    ? new DecisionLogWriter({
+        ...config.decisionLog,
+        logger: logger.child({ component: 'decision-log' }),
+        onWritten: (n) => metrics.decisionLogRecords.inc(n),
+        onDropped: (reason, n) => metrics.decisionLogDropped.inc({ reason }, n),
+      })
+    : undefined;
+  // Reports an unwritable path now (a warn line); the proxy runs on and counts what it drops.
+  await decisionLog?.start();
   const enforcement = new InboundEnforcement({
     policy,
     metrics,
     logger,
     ...(config.policy.pod !== undefined ? { pod: config.policy.pod } : {}),
+    ...(decisionLog ? { decisionLog: { sink: decisionLog, pod: config.policy.pod ?? podOfIdentity(config.identity.localName) } } : {}),
   });
 
   let markReady!: () => void;
@@ -131,6 +152,12 @@ export async function startProxy(config: ProxyConfig, runtime: ProxyRuntime): Pr
     untrackPolicyStatus();
     await identity.stop();
     await Promise.all([...listeners.map((l) => l.close()), admin?.close(), policy.close()]);
+    if (decisionLog) {
+      // The connections just closed write their records as their pumps wind down (a dial in
+      // progress may take up to its timeout: not waited for beyond this).
+      await enforcement.settled(SETTLE_ON_CLOSE_MS);
+      await decisionLog.close();
+    }
   };
   try {
     admin = await startProxyAdmin({
@@ -175,6 +202,7 @@ export async function startProxy(config: ProxyConfig, runtime: ProxyRuntime): Pr
     bundleWatcher,
     policy,
     enforcement,
+    ...(decisionLog ? { decisionLog } : {}),
     ready: () => ready,
     close: () => (closing ??= closeAll()),
   };

@@ -4,7 +4,7 @@ import { ConfigError } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { InboundPolicy } from '../../proxy/app/inbound/authorize.ts';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_IDENTITY_SERVICE_NAME, DEFAULT_INBOUND_LISTEN, loadProxyConfig, type ProxyConfig, type ProxyFlags } from '../../proxy/config.ts';
-import { DEFAULT_CLUSTER_NETWORKS, DEFAULT_POLICY_NAMES } from '../../proxy/config-policy.ts';
+import { DEFAULT_CLUSTER_NETWORKS, DEFAULT_POLICY_NAMES, podOfIdentity } from '../../proxy/config-policy.ts';
 import { startProxy } from '../../proxy/proxy.ts';
 import { waitForSignal } from '../signals.ts';
 
@@ -41,6 +41,9 @@ export function registerProxy(program: Command, _env: NodeJS.ProcessEnv): void {
     .option('--cluster-networks <cidrs>', `networks the cluster-* policies admit (default ${DEFAULT_CLUSTER_NETWORKS.join(',')})`)
     .option('--trust-domain <domain>', "of the identities policies name (default: the local identity's)")
     .option('--control-plane-namespace <ns>', "of the identities policies name (default: the local identity's)")
+    .option('--decision-log <file>', 'write every inbound connection decision to FILE (JSON lines, v1; off by default)')
+    .option('--decision-log-max-size <size>', 'rotate the decision log before it exceeds this (default 10MiB; 512KiB, or bytes)')
+    .option('--decision-log-max-files <n>', 'rotated decision log files kept: FILE.1 (newest) ... FILE.N (default 5)')
     .option('--log-level <level>', 'log level (default info)')
     .action(async (flags: ProxyFlags) => {
       const config = await loadProxyConfig(flags);
@@ -98,10 +101,4 @@ async function inboundPolicy(config: ProxyConfig, logger: Logger): Promise<Inbou
 function requiredPod(pod: string | undefined): string {
   if (pod === undefined) throw new ConfigError('--pod: is required with a policy source'); // config.ts checks it first
   return pod;
-}
-
-/** `SA.NS.serviceaccount...` -> `NS/SA`. */
-function podOfIdentity(identity: string): string {
-  const [sa, ns] = identity.split('.');
-  return ns ? `${ns}/${sa}` : `default/${sa}`;
 }

@@ -176,7 +176,7 @@ describe('admin and live changes', () => {
     const base = `http://127.0.0.1:${server.ports.admin}`;
     expect((await fetch(`${base}/ready`)).status).toBe(200);
     expect((await fetch(`${base}/live`)).status).toBe(200);
-    const identity = (await (await fetch(`${base}/identity`)).json()) as Record<string, string>;
+    const identity = (await (await fetch(`${base}/identity`)).json()) as Record<string, unknown>;
     const tls = server.store.snapshot().tls!;
     expect(identity).toEqual({
       identity: API,
@@ -184,6 +184,9 @@ describe('admin and live changes', () => {
       notAfter: tls.leaf.notAfter.toISOString(),
       issuer: tls.leaf.issuer,
       bundleFingerprint: mesh.home.bundle.fingerprint,
+      // One anchor in the bundle, and the certificate chains to it; the issuer is the home's.
+      certificateAnchors: mesh.home.bundle.anchors.map((a) => a.fingerprint),
+      issuerFingerprint: mesh.home.issuer.certificate.fingerprint,
     });
     const text = await (await fetch(`${base}/metrics`)).text();
     for (const name of ['proxy_tcp_open_total', 'proxy_identity_cert_expiry_timestamp_seconds', 'proxy_identity_renewals_total', 'proxy_trust_bundle_reloads_total']) {

@@ -123,9 +123,9 @@ describe('InboundEnforcement', () => {
     const web = fakeSide();
     const plain = fakeSide();
     const upstream = fakeSide();
-    const webConnection = enforcement.track(webFacts, enforcement.admit(webFacts).decision, web.side);
+    const webConnection = enforcement.track(webFacts, enforcement.admit(webFacts), web.side);
     webConnection.attach(upstream.side);
-    enforcement.track(plainFacts, enforcement.admit(plainFacts).decision, plain.side);
+    enforcement.track(plainFacts, enforcement.admit(plainFacts), plain.side);
     expect(enforcement.openConnections).toBe(2);
 
     control.change((f) => (f.clientIdentity ? deny : defaultAllow));

@@ -7,6 +7,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BUNDLE_RELOAD_RESULTS } from '../../meshtls/bundle-file.ts';
 import { HANDSHAKE_FAILURE_REASONS } from '../../meshtls/failure-reason.ts';
 import type { InboundDecision } from '../inbound/authorize.ts';
+import { DECISION_LOG_DROP_REASONS } from '../inbound/decision-log.ts';
 
 export type Direction = 'inbound' | 'outbound';
 export type ConnectionLabels = 'direction' | 'tls' | 'peer_identity';
@@ -48,6 +49,10 @@ export interface ProxyMetrics {
   policyUpdates: Counter;
   /** `proxy_inbound_policy_generation`: how many policies the source has applied. */
   policyGeneration: Gauge;
+  /** `proxy_decision_log_records_total`: decision records written to the decision log. */
+  decisionLogRecords: Counter;
+  /** `proxy_decision_log_dropped_total{reason}`: decision records dropped; reasons in `DECISION_LOG_DROP_REASONS`. */
+  decisionLogDropped: Counter<'reason'>;
 }
 
 /** Linkerd's labels of `inbound_tcp_authz_*`: the server, the authorization, TLS and the client. */
@@ -87,6 +92,13 @@ export function createProxyMetrics(options: { processMetrics?: boolean } = {}): 
   }
   for (const reason of REFUSAL_REASONS) tcpRefused.inc({ direction: 'inbound', reason }, 0);
   for (const result of BUNDLE_RELOAD_RESULTS) bundleReloads.inc({ result }, 0);
+  const decisionLogDropped = new Counter({
+    name: 'proxy_decision_log_dropped_total',
+    help: 'Decision log records dropped, by reason (queue-full, write-error, too-large, closed).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  for (const reason of DECISION_LOG_DROP_REASONS) decisionLogDropped.inc({ reason }, 0);
 
   const metrics: ProxyMetrics = {
     registry,
@@ -124,6 +136,8 @@ export function createProxyMetrics(options: { processMetrics?: boolean } = {}): 
     }),
     policyUpdates: new Counter({ name: 'proxy_inbound_policy_updates_total', help: 'Changes reported by the inbound policy source (policy or status).', registers }),
     policyGeneration: new Gauge({ name: 'proxy_inbound_policy_generation', help: 'Inbound policies applied by the source since start.', registers }),
+    decisionLogRecords: new Counter({ name: 'proxy_decision_log_records_total', help: 'Decision records written to the decision log.', registers }),
+    decisionLogDropped,
   };
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   return metrics;

@@ -6,22 +6,43 @@
 import { resetSide, type PumpSide } from '../../io/pump.ts';
 import type { InboundConnectionFacts, InboundDecision } from './authorize.ts';
 
+/** How a connection was admitted: the decision, its id and when it was made. */
+export interface AdmittedAs {
+  decision: InboundDecision;
+  decisionId: string;
+  /** When the decision was made, ms since the epoch. */
+  timeMs: number;
+  /** When the proxy accepted the connection (`performance.now()`), for its duration. */
+  openedAt: number;
+}
+
+/** Bytes forwarded: `in` read from the client, `out` written towards it. */
+export interface ConnectionBytes {
+  in: number;
+  out: number;
+}
+
 export class OpenConnection {
   /** The decision in force for this connection; replaced when a policy change still admits it. */
   decision: InboundDecision;
   #sides: PumpSide[];
   #revoked = false;
+  #ended = false;
   #release: () => void;
+  #onEnd: (bytes: ConnectionBytes | undefined) => void;
 
   constructor(
     readonly facts: InboundConnectionFacts,
-    decision: InboundDecision,
+    /** The admission, unchanged by later decisions: what the decision log records. */
+    readonly admitted: AdmittedAs,
     client: PumpSide,
     release: (c: OpenConnection) => void,
+    onEnd: (c: OpenConnection, bytes: ConnectionBytes | undefined) => void,
   ) {
-    this.decision = decision;
+    this.decision = admitted.decision;
     this.#sides = [client];
     this.#release = () => release(this);
+    this.#onEnd = (bytes) => onEnd(this, bytes);
   }
 
   /** True once a policy change has reset it: whoever is still setting it up must stop. */
@@ -42,17 +63,23 @@ export class OpenConnection {
     for (const side of this.#sides) resetSide(side);
   }
 
-  /** The connection ended by itself. */
-  closed(): void {
+  /**
+   * The connection is over (ended by itself, refused after admission, or after a revocation), with
+   * the bytes it forwarded (none when it never reached the pump). Once; later calls do nothing.
+   */
+  closed(bytes?: ConnectionBytes): void {
     this.#release();
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#onEnd(bytes);
   }
 }
 
 export class OpenConnections {
   readonly #all = new Set<OpenConnection>();
 
-  open(facts: InboundConnectionFacts, decision: InboundDecision, client: PumpSide): OpenConnection {
-    const connection = new OpenConnection(facts, decision, client, (c) => this.#all.delete(c));
+  open(facts: InboundConnectionFacts, admitted: AdmittedAs, client: PumpSide, onEnd: (c: OpenConnection, bytes: ConnectionBytes | undefined) => void): OpenConnection {
+    const connection = new OpenConnection(facts, admitted, client, (c) => this.#all.delete(c), onEnd);
     this.#all.add(connection);
     return connection;
   }

@@ -5,7 +5,8 @@
  *           │                                         └─ otherwise ───────────────────────────────────> the application address
  *           └─ other TLS, not TLS ──> plaintext, unauthenticated ─────────────────────────────────────> the application address
  *   then policy.decide(facts) ─> dial 127.0.0.1:<port> ─> pump, watched: a policy change that no
- *   longer permits the connection resets it (enforcement.ts)
+ *   longer permits the connection resets it (enforcement.ts); each decision is one record of the
+ *   decision log when there is one (a denial at once, an admission when the connection ends)
  *
  * Detection, the handshake and the transport header together must finish within the detect
  * timeout. Every refusal resets the client (RST): a FIN would read as a clean, empty answer.
@@ -122,26 +123,26 @@ async function handle(socket: Socket, track: (s: Socket) => void, options: Inbou
     targetPort,
   };
   const admission = options.enforcement.admit(facts);
-  if (!admission.admitted) return resetSide(client); // counted and logged (inbound.denied) by admit
+  if (!admission.admitted) return resetSide(client); // counted, logged (inbound.denied) and recorded by admit
   // Watched from here on: a policy change while the application is dialled or the bytes flow
-  // resets the connection.
-  const connection = options.enforcement.track(facts, admission.decision, client);
-
-  let upstream: Socket;
+  // resets the connection. Its decision record is written at closed(), with the bytes forwarded.
+  const connection = options.enforcement.track(facts, admission, client, started);
+  let bytes: { in: number; out: number } | undefined;
   try {
-    upstream = await dial({ host: options.app.host, port: targetPort }, options.connectTimeoutMs);
-  } catch (err) {
-    connection.closed();
-    if (connection.revoked) return;
-    refuse('app-unreachable', `application ${options.app.host}:${targetPort} unreachable: ${(err as Error).message}`, { targetPort });
-    return resetSide(client);
-  }
-  track(upstream);
-  if (connection.revoked) return void upstream.resetAndDestroy();
-  connection.attach({ stream: upstream, tcp: upstream });
-  try {
-    await forward({ direction: 'inbound', peerIdentity: clientIdentity, accepted: client, upstream: { stream: upstream, tcp: upstream }, metrics, logger });
+    let upstream: Socket;
+    try {
+      upstream = await dial({ host: options.app.host, port: targetPort }, options.connectTimeoutMs);
+    } catch (err) {
+      if (connection.revoked) return;
+      refuse('app-unreachable', `application ${options.app.host}:${targetPort} unreachable: ${(err as Error).message}`, { targetPort });
+      return resetSide(client);
+    }
+    track(upstream);
+    if (connection.revoked) return void upstream.resetAndDestroy();
+    connection.attach({ stream: upstream, tcp: upstream });
+    const result = await forward({ direction: 'inbound', peerIdentity: clientIdentity, accepted: client, upstream: { stream: upstream, tcp: upstream }, metrics, logger });
+    bytes = { in: result.bytesRead.a, out: result.bytesRead.b };
   } finally {
-    connection.closed();
+    connection.closed(bytes);
   }
 }

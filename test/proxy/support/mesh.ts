@@ -12,6 +12,7 @@ import { LocalJwtValidator } from '../../../identity/validators/local-jwt-valida
 import type { InboundPolicy } from '../../../proxy/app/inbound/authorize.ts';
 import type { OutboundRoute } from '../../../proxy/app/outbound/server.ts';
 import { DEFAULT_IDENTITY_SERVICE_NAME, type ProxyConfig } from '../../../proxy/config.ts';
+import type { DecisionLogConfig } from '../../../proxy/config-decision-log.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/proxy.ts';
 import { makeTestHome, testDomain, type TestHome } from '../../support/home.ts';
 
@@ -37,6 +38,8 @@ export interface MeshProxyOptions {
   policy?: InboundPolicy;
   /** `NS/NAME` of the proxy's pod, for its decision log lines. */
   pod?: string;
+  /** Write the decision log there (none by default). */
+  decisionLog?: DecisionLogConfig;
   logger?: Logger;
 }
 
@@ -90,6 +93,7 @@ export async function startMesh(): Promise<Mesh> {
           trustDomain: testDomain.trustDomain,
           controlPlaneNamespace: testDomain.controlPlaneNamespace,
         },
+        ...(o.decisionLog ? { decisionLog: o.decisionLog } : {}),
         logLevel: 'silent',
       };
       const proxy = await startProxy(config, {
