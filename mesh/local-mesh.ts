@@ -102,16 +102,19 @@ export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
       { name: 'api', ports: { http: apiPort } },
       { name: 'intruder', ports: {} },
     ]);
-    // Until the directory is read, and if it ever cannot be, api's proxy admits no one: fail closed.
-    const policyArgs = ['--pod', `${MESH_NAMESPACE}/api`, '--policy-dir', policyDir, '--default-policy', 'deny'];
-    api.proxy = spawnIdentity('api proxy', proxyArgs(api, apiPort, policyArgs), log('api-proxy'));
+    // Until the directory is read, and if it ever cannot be, a proxy admits no one: fail closed.
+    // Every proxy enforces the same directory for its own pod, with `deny` as the cluster default:
+    // a port no Server covers admits no one (zero trust), and what the audit and the report say
+    // about the mesh is what its proxies do.
+    const policyArgs = (w: Workload) => ['--pod', `${MESH_NAMESPACE}/${w.sa.name}`, '--policy-dir', policyDir, '--default-policy', 'deny'];
+    api.proxy = spawnIdentity('api proxy', proxyArgs(api, apiPort, policyArgs(api)), log('api-proxy'));
     processes.push(api.proxy);
     api.ports = await api.proxy.waitForLine(logEvent('proxy.ready', (r) => r.ports as Workload['ports']));
-    web.proxy = spawnIdentity('web proxy', proxyArgs(web, webAppPort, ['--outbound', `127.0.0.1:0,127.0.0.1:${api.ports!.inbound},${api.identity}`]), log('web-proxy'));
+    web.proxy = spawnIdentity('web proxy', proxyArgs(web, webAppPort, [...policyArgs(web), '--outbound', `127.0.0.1:0,127.0.0.1:${api.ports!.inbound},${api.identity}`]), log('web-proxy'));
     processes.push(web.proxy);
     web.ports = await web.proxy.waitForLine(logEvent('proxy.ready', (r) => r.ports as Workload['ports']));
     // The intruder has no application: the mesh itself calls api through the intruder's proxy.
-    intruder.proxy = spawnIdentity('intruder proxy', proxyArgs(intruder, await freePort(), ['--outbound', `127.0.0.1:0,127.0.0.1:${api.ports!.inbound},${api.identity}`]), log('intruder-proxy'));
+    intruder.proxy = spawnIdentity('intruder proxy', proxyArgs(intruder, await freePort(), [...policyArgs(intruder), '--outbound', `127.0.0.1:0,127.0.0.1:${api.ports!.inbound},${api.identity}`]), log('intruder-proxy'));
     processes.push(intruder.proxy);
     intruder.ports = await intruder.proxy.waitForLine(logEvent('proxy.ready', (r) => r.ports as Workload['ports']));
 
