@@ -19,6 +19,7 @@ const commands: Record<string, () => Promise<Register>> = {
   policy: async () => (await import('./commands/policy.ts')).registerPolicy,
   'policy-controller': async () => (await import('./commands/policy-controller.ts')).registerPolicyController,
   audit: async () => (await import('./commands/audit.ts')).registerAudit,
+  report: async () => (await import('./commands/report.ts')).registerReport,
   'rotate-issuer': async () => (await import('./commands/rotate-issuer.ts')).registerRotateIssuer,
   'rotate-anchor': async () => (await import('./commands/rotate-anchor.ts')).registerRotateAnchor,
 };
