@@ -9,6 +9,7 @@ import { signLocalServiceAccountToken } from '../identity/validators/local-token
 import { HomeLayout, writeFileAtomic } from '../trust-anchors/directory-store.ts';
 import { DEFAULT_ANCHOR_LIFETIME_MS, DEFAULT_ISSUER_LIFETIME_MS, initHome, readHomeConfig } from '../trust-anchors/home.ts';
 import { MESH_NAMESPACE, writeMeshPolicy } from './policy.ts';
+import { writeMeshReport } from './report.ts';
 import { freePort, logEvent, spawnIdentity, spawnTypeScript, type ManagedProcess } from './process.ts';
 
 const APPS = fileURLToPath(new URL('./apps/', import.meta.url));
@@ -149,6 +150,11 @@ export async function runLocalMesh(o: LocalMeshOptions): Promise<number> {
     await rm(registryFile, { force: true });
     clearInterval(tokenTimer);
     for (const p of processes.reverse()) await p.stop();
+    // After the proxies stopped: they flush their decision logs on the way out.
+    await writeMeshReport(home).then(
+      (r) => out(`compliance report: ${r.path} (controls: ${r.pass} pass, ${r.fail} fail, ${r.notApplicable} not applicable)`),
+      (err: unknown) => out(`compliance report: not written: ${(err as Error).message}`),
+    );
   }
 }
 

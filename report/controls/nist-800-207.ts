@@ -51,12 +51,16 @@ export const tenet4: ControlDefinition = {
     const known = policy.ports.filter((p) => p.status !== 'unknown');
     const unknown = policy.counts.unknown ? ` (${formatCount(policy.counts.unknown)} port(s) seen on pods the resources do not describe)` : '';
     if (known.length === 0) return notApplicable(`No pod port is described by the resources read${unknown}.`);
-    const defaults = known.filter((p) => p.status === 'default').map((p) => `${p.pod}:${p.port} (default ${p.defaultPolicy})`);
-    if (defaults.length > 0) {
-      return fail([`${formatCount(defaults.length)} of ${formatCount(known.length)} pod ports have no Server and fall to a default policy: ${firstFew(defaults)}${unknown}`]);
+    // A port on the default policy `deny` admits no one: closed, not open by default. Only a default
+    // that admits clients without a Server saying who is access not determined by policy.
+    const onDefault = known.filter((p) => p.status === 'default');
+    const open = onDefault.filter((p) => p.defaultPolicy !== 'deny').map((p) => `${p.pod}:${p.port} (default ${p.defaultPolicy})`);
+    if (open.length > 0) {
+      return fail([`${formatCount(open.length)} of ${formatCount(known.length)} pod ports have no Server and fall to a default policy that admits clients: ${firstFew(open)}${unknown}`]);
     }
+    const closed = onDefault.length > 0 ? `; ${formatCount(onDefault.length)} port(s) without a Server fall to the default policy deny and admit no one` : '';
     return pass(
-      `All ${formatCount(known.length)} pod ports are governed by a Server, decided per connection on the client's identity and address${unknown}.`,
+      `${formatCount(known.length - onDefault.length)} of ${formatCount(known.length)} pod ports are governed by a Server, decided per connection on the client's identity and address${closed}${unknown}.`,
     );
   },
 };

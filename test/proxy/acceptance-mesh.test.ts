@@ -62,6 +62,11 @@ describe('acceptance: npm start -- --once', () => {
     expect(result.stdout).toMatch(/decision id [0-9a-f-]{36}/);
     const policy = await readFile(join(home, 'mesh', 'policy', 'api-policy.yaml'), 'utf8');
     expect(policy).toContain('kind: AuthorizationPolicy');
+    // When it stops, the mesh leaves a compliance report built from its proxies' decision logs.
+    expect(result.stdout).toMatch(new RegExp(`compliance report: ${join(home, 'mesh', 'report.html').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(controls: \\d+ pass, 0 fail`));
+    const report = await readFile(join(home, 'mesh', 'report.html'), 'utf8');
+    expect(report).toContain('<svg');
+    expect(report).toContain('intruder.demo.serviceaccount.identity.linkerd.cluster.local');
     expect(result.stdout).not.toContain('FAILED');
     expect(await processesMarked(marker)).toEqual([]);
   }, 180_000);

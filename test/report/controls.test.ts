@@ -71,6 +71,12 @@ describe('controls', () => {
       evidence: ['nist-800-207-tenet-4', 'demo/api:8080 (default all-authenticated)'],
     },
     {
+      name: 'pass/port-on-default-deny-is-closed',
+      inputs: () => ({ ...healthyInputs(), policy: policy({ server: false, defaultPolicy: 'deny' }) }),
+      expect: { 'nist-800-207-tenet-4': 'pass' },
+      evidence: ['nist-800-207-tenet-4', 'fall to the default policy deny and admit no one'],
+    },
+    {
       name: 'fail/port-open-to-unauthenticated',
       inputs: () => ({ ...healthyInputs(), policy: policy({ accessPolicy: 'all-unauthenticated' }) }),
       expect: { 'soc2-cc6.6': 'fail', 'nist-800-207-tenet-4': 'pass' },
