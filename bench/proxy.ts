@@ -1,14 +1,22 @@
 /**
- * Proxy benchmark: the same load through three paths, all on 127.0.0.1 with ephemeral ports,
+ * Proxy benchmark: the same load through four paths, all on 127.0.0.1 with ephemeral ports,
  * ending at one sink/echo server (bench/proxy-sink.ts, its own process):
  *
  *   direct    client ─────────────────────────────────────────────────────────────> sink
  *   stunnel   client ──> stunnel (client) ══ mTLS 1.3 ══> stunnel (server) ───────> sink
  *   proxy     client ──> identity proxy (outbound) ══ mTLS 1.3 ══> identity proxy (inbound) ──> sink
+ *   policy    the proxy pair again, its server proxy enforcing a policy and writing a decision log:
+ *             --pod bench/server --policy-dir DIR --default-policy deny --decision-log FILE
+ *             (bench/proxy-policy.ts: a Server on the sink's port and an AuthorizationPolicy
+ *             admitting the client proxy's identity), so every connection is decided and logged
  *
- * Both TLS pairs use certificates issued by our identity service (identity serve, a process of
+ * The TLS pairs use certificates issued by our identity service (identity serve, a process of
  * its own), ECDSA P-256, TLS 1.3 only, the client's certificate required and verified, the server's
  * identity checked exactly, no session resumption: the same cryptographic work per connection.
+ * The `policy/proxy` column is the cost of enforcement and the decision log, measured in the same
+ * run. At the end the policy server proxy's /metrics must show one allow per connection the bench
+ * made on that path (by the bench's AuthorizationPolicy), no deny, and its decision log lines, or
+ * the run fails; dropped decision records are reported as a figure.
  *
  *   npm run bench:proxy                                   # Node 20
  *   npx -y node@24 bin/run-ts.mjs bench/proxy.ts          # Node 24 (proxies run on the same node)
@@ -18,13 +26,17 @@
  *          --conns N (1000, sequential)  --conns-concurrent N (4000)  --concurrency C (16)
  *          --conn-seconds S (10, bound per connection run)
  *          --rounds R (3; the table shows the median round, the JSON every round)
- *          --phases bulk,rtt,seq,conc  --paths direct,stunnel,proxy  --quick (a fifth of the work)
- *          --profile DIR   run both proxies with --cpu-prof into DIR/{client,server}; the
- *                          measurement windows are printed (bench/profile-summary.ts --window)
- *          --proxy-node-flags="FLAGS"  extra node flags for both proxies (e.g. --proxy-node-flags=--trace-gc)
+ *          --phases bulk,rtt,seq,conc  --paths direct,stunnel,proxy,policy  --quick (a fifth of the work)
+ *          --profile DIR   run the proxies with --cpu-prof into DIR/{client,server} (the policy
+ *                          pair: DIR/{policy-client,policy-server}); the measurement windows are
+ *                          printed (bench/profile-summary.ts --window)
+ *          --proxy-node-flags="FLAGS"  extra node flags for every proxy (e.g. --proxy-node-flags=--trace-gc)
  *          --proxy-entry auto|cli|direct   how the proxies start: `identity proxy` (cli), or
  *                          bench/proxy-direct.ts (the same config and startProxy without the CLI's
- *                          other commands); auto: the CLI, or direct when the CLI does not load
+ *                          other commands); auto: the CLI, or direct when the CLI does not load.
+ *                          bench/proxy-direct.ts takes no policy flags: with direct the default
+ *                          --paths leave policy out and asking for it is an error; when auto falls
+ *                          back, the policy path is left out with a note
  *          --tmp DIR  --keep-home
  *
  * stunnel comes from Debian's stunnel4 package; when absent it is installed with apt-get (root).
@@ -48,6 +60,7 @@ import { HomeLayout } from '../trust-anchors/directory-store.ts';
 import { initHome } from '../trust-anchors/home.ts';
 import { bulk, connRate, EXCHANGE_BYTES, median, pingPong, type BulkResult, type ConnRateResult, type PingPongResult } from './proxy-load.ts';
 import { ensureStunnel, freePort, issueFiles, spawnProcess, stunnelConfig, waitForPort, type BenchProcess, type IssuedFiles, type ProcStats, type StunnelLogLevel } from './proxy-procs.ts';
+import { verifyEnforcement, waitForPolicy, writeBenchPolicy, type BenchPolicy, type EnforcementFacts } from './proxy-policy.ts';
 import { MODE_ECHO } from './proxy-sink.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
 
@@ -55,6 +68,8 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const TARGET_BULK_VS_STUNNEL = 1.5;
 const TARGET_CONNS_VS_STUNNEL = 2;
 const TARGET_PEAK_RSS_BYTES = 64 * 2 ** 20;
+/** The namespace of every bench identity, and of the policy path's pod and resources. */
+const BENCH_NAMESPACE = 'bench';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,7 +83,7 @@ const { values: args } = parseArgs({
     'conn-seconds': { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     phases: { type: 'string', default: 'bulk,rtt,seq,conc' },
-    paths: { type: 'string', default: 'direct,stunnel,proxy' },
+    paths: { type: 'string' }, // default below: direct,stunnel,proxy,policy
     quick: { type: 'boolean', default: false },
     profile: { type: 'string' },
     'proxy-node-flags': { type: 'string' },
@@ -78,7 +93,8 @@ const { values: args } = parseArgs({
   },
 });
 
-type PathName = 'direct' | 'stunnel' | 'proxy';
+type PathName = 'direct' | 'stunnel' | 'proxy' | 'policy';
+type PairName = 'proxy' | 'policy';
 type Phase = 'bulk' | 'rtt' | 'seq' | 'conc';
 const scale = args.quick ? 0.2 : 1;
 const count = (text: string) => Math.max(1, Math.round(Number(text) * scale));
@@ -92,11 +108,14 @@ const concurrency = Number(args.concurrency);
 const connSeconds = Number(args['conn-seconds']);
 const rounds = Number(args.rounds);
 const phases = args.phases.split(',') as Phase[];
-const paths = args.paths.split(',') as PathName[];
+// bench/proxy-direct.ts takes no policy flags: --proxy-entry direct leaves policy out of the default paths.
+const pathsText = args.paths ?? (args['proxy-entry'] === 'direct' ? 'direct,stunnel,proxy' : 'direct,stunnel,proxy,policy');
+const paths = pathsText.split(',') as PathName[];
 if (phases.some((p) => !['bulk', 'rtt', 'seq', 'conc'].includes(p))) throw new Error(`--phases "${args.phases}": expected bulk, rtt, seq, conc`);
-if (paths.some((p) => !['direct', 'stunnel', 'proxy'].includes(p))) throw new Error(`--paths "${args.paths}": expected direct, stunnel, proxy`);
+if (paths.some((p) => !['direct', 'stunnel', 'proxy', 'policy'].includes(p))) throw new Error(`--paths "${pathsText}": expected direct, stunnel, proxy, policy`);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
 if (!['auto', 'cli', 'direct'].includes(args['proxy-entry'])) throw new Error('--proxy-entry must be auto, cli or direct');
+if (args['proxy-entry'] === 'direct' && paths.includes('policy')) throw new Error('--proxy-entry direct: bench/proxy-direct.ts takes no policy flags; leave policy out of --paths');
 /** A process that died while loading its modules (a broken import elsewhere in the tree), not at run time. */
 const LOAD_FAILURE = /ERR_MODULE_NOT_FOUND|Cannot find module|does not provide an export named|SyntaxError/;
 
@@ -139,6 +158,8 @@ interface PathSetup {
   port: number;
   /** The two processes of the pair (none for direct). */
   pair: BenchProcess[];
+  /** Connections the bench opened on this path, warm-up included (the policy path's allows must match). */
+  connections: number;
 }
 
 interface Measurement<T> {
@@ -188,9 +209,9 @@ async function main(): Promise<number> {
   const sink = spawnProcess('sink', process.execPath, [join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'bench/proxy-sink.ts'), '127.0.0.1:0'], join(logs, 'sink.log'));
   processes.push(sink);
   const sinkPort = await sink.waitForLine(logEvent('sink.listening', (r) => Number(r.port)));
-  const setups: PathSetup[] = [{ name: 'direct', port: sinkPort, pair: [] }];
+  const setups: PathSetup[] = [{ name: 'direct', port: sinkPort, pair: [], connections: 0 }];
 
-  const sa = (name: string): ServiceAccountRef => ({ namespace: 'bench', name });
+  const sa = (name: string): ServiceAccountRef => ({ namespace: BENCH_NAMESPACE, name });
   const tls: Partial<Record<'stunnel' | 'proxy', TlsFacts>> = {};
   let probeCert: IssuedFiles | undefined;
 
@@ -248,61 +269,101 @@ async function main(): Promise<number> {
     if (!clientVerified || !serverVerified) throw new Error(`stunnel did not log both certificate verifications (client ${clientVerified}, server ${serverVerified}); see ${logs}`);
     tls.stunnel.refusesWithoutClientCert = !(await tlsProbe(serverPort, { servername: server.identity, ca: bundlePem })).echoed;
     const measured = await start('warning', '');
-    setups.push({ name: 'stunnel', port: clientPort, pair: measured });
+    setups.push({ name: 'stunnel', port: clientPort, pair: measured, connections: 0 });
   }
 
-  // ---- our proxy pair ----
+  // ---- our proxy pairs: `proxy` (no policy) and `policy` (the same pair, the server proxy enforcing a policy) ----
   let proxyEntry: 'cli' | 'direct' = args['proxy-entry'] === 'direct' ? 'direct' : 'cli';
-  let proxyNote = '';
-  if (paths.includes('proxy')) {
+  const notes: string[] = [];
+  type Ports = { inbound: number; admin: number; outbound: number[] };
+  const pairPorts: Partial<Record<PairName, { client: Ports; server: Ports }>> = {};
+  const decisionLogFile = join(home, 'decisions', 'policy-server.jsonl');
+  let benchPolicy: BenchPolicy | undefined;
+  const pairs = (['proxy', 'policy'] as const).filter((p) => paths.includes(p));
+  if (pairs.length) {
     const entry = () => (proxyEntry === 'cli' ? [join(ROOT, 'bin/identity.mjs'), 'proxy'] : [join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'bench/proxy-direct.ts')]);
-    const proxyArgs = (name: string, identity: string, extra: string[]) => [
-      ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(args.profile, name)] : []),
+    // Both pairs run as the same two identities, bench/proxy-client and bench/proxy-server.
+    const ids = { client: identityName(sa('proxy-client'), domain), server: identityName(sa('proxy-server'), domain) };
+    for (const role of ['client', 'server'] as const) {
+      const token = await signLocalServiceAccountToken({ signingKey: tokenKey, serviceAccount: sa(`proxy-${role}`), trustDomain: domain.trustDomain, ttlMs: 3_600_000, clock: systemClock });
+      await writeFile(join(files, `${role}.token`), token, { mode: 0o600 });
+    }
+    const proxyArgs = (pair: PairName, role: 'client' | 'server', extra: string[]) => [
+      ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(args.profile, pair === 'proxy' ? role : `${pair}-${role}`)] : []),
       ...(args['proxy-node-flags'] ? args['proxy-node-flags'].split(' ').filter(Boolean) : []),
-      ...entry(), '--local-identity', identity, '--token-file', join(files, `${name}.token`), '--trust-bundle', bundleFile,
+      ...entry(), '--local-identity', ids[role], '--token-file', join(files, `${role}.token`), '--trust-bundle', bundleFile,
       '--identity-addr', `127.0.0.1:${service.port}`, '--identity-name', service.identity, '--inbound-listen', '127.0.0.1:0',
       '--app', `127.0.0.1:${sinkPort}`, '--admin-listen', '127.0.0.1:0', ...extra,
     ];
-    const ids = { client: identityName(sa('proxy-client'), domain), server: identityName(sa('proxy-server'), domain) };
-    for (const name of Object.keys(ids)) {
-      const token = await signLocalServiceAccountToken({ signingKey: tokenKey, serviceAccount: sa(`proxy-${name}`), trustDomain: domain.trustDomain, ttlMs: 3_600_000, clock: systemClock });
-      await writeFile(join(files, `${name}.token`), token, { mode: 0o600 });
-    }
-    type Ports = { inbound: number; admin: number; outbound: number[] };
-    let server = spawnProcess('proxy server', process.execPath, proxyArgs('server', ids.server, []), join(logs, 'proxy-server.log'));
-    processes.push(server);
-    let serverPorts: Ports;
-    try {
-      serverPorts = await server.waitForLine(logEvent('proxy.ready', (r) => r.ports as Ports));
-    } catch (err) {
-      const log = server.recentLog().join('\n');
-      if (args['proxy-entry'] !== 'auto' || proxyEntry !== 'cli' || !LOAD_FAILURE.test(log)) throw err;
-      proxyEntry = 'direct';
-      proxyNote = `the CLI does not load (${firstLine(log)}); proxies started through bench/proxy-direct.ts`;
-      progress(proxyNote);
-      server = spawnProcess('proxy server', process.execPath, proxyArgs('server', ids.server, []), join(logs, 'proxy-server-direct.log'));
+    /**
+     * One pair, server first, `serverExtra` added to the server proxy's flags. With --proxy-entry
+     * auto, a server that dies loading its modules switches every proxy to bench/proxy-direct.ts;
+     * a pair that needs the CLI (policy flags) is then left out: undefined.
+     */
+    const startPair = async (pair: PairName, serverExtra: string[], needsCli: boolean): Promise<PathSetup | undefined> => {
+      if (needsCli && proxyEntry === 'direct') {
+        notes.push(`the ${pair} path was not measured: it needs \`identity proxy\` (bench/proxy-direct.ts takes no policy flags)`);
+        progress(notes.at(-1)!);
+        return undefined;
+      }
+      const spawnServer = (suffix: string) => spawnProcess(`${pair} server`, process.execPath, proxyArgs(pair, 'server', serverExtra), join(logs, `${pair}-server${suffix}.log`));
+      let server = spawnServer('');
       processes.push(server);
-      serverPorts = await server.waitForLine(logEvent('proxy.ready', (r) => r.ports as Ports));
+      let serverPorts: Ports;
+      try {
+        serverPorts = await server.waitForLine(logEvent('proxy.ready', (r) => r.ports as Ports));
+      } catch (err) {
+        const log = server.recentLog().join('\n');
+        if (args['proxy-entry'] !== 'auto' || proxyEntry !== 'cli' || !LOAD_FAILURE.test(log)) throw err;
+        proxyEntry = 'direct';
+        notes.push(`the CLI does not load (${firstLine(log)}); proxies started through bench/proxy-direct.ts`);
+        progress(notes.at(-1)!);
+        if (needsCli) return startPair(pair, serverExtra, needsCli);
+        server = spawnServer('-direct');
+        processes.push(server);
+        serverPorts = await server.waitForLine(logEvent('proxy.ready', (r) => r.ports as Ports));
+      }
+      const client = spawnProcess(`${pair} client`, process.execPath, proxyArgs(pair, 'client', ['--outbound', `127.0.0.1:0,127.0.0.1:${serverPorts.inbound},${ids.server}`]), join(logs, `${pair}-client.log`));
+      processes.push(client);
+      const clientPorts = await client.waitForLine(logEvent('proxy.ready', (r) => r.ports as Ports));
+      progress(`${pair} pair ready: client pid ${client.pid} outbound :${clientPorts.outbound[0]}, server pid ${server.pid} inbound :${serverPorts.inbound} admin :${serverPorts.admin}`);
+      pairPorts[pair] = { client: clientPorts, server: serverPorts };
+      return { name: pair, port: clientPorts.outbound[0]!, pair: [client, server], connections: 0 };
+    };
+
+    if (paths.includes('proxy')) {
+      const setup = await startPair('proxy', [], false);
+      setups.push(setup!);
+      const inbound = pairPorts.proxy!.server.inbound;
+      if (probeCert) {
+        const good = await tlsProbe(inbound, { servername: ids.server, ca: bundlePem, cert: readFileSync(probeCert.certFile, 'utf8'), key: readFileSync(probeCert.keyFile, 'utf8') });
+        const bad = await tlsProbe(inbound, { servername: ids.server, ca: bundlePem });
+        if (!good.echoed) throw new Error(`TLS probe of the server proxy failed: ${good.error}`);
+        tls.proxy = { source: `a node ${process.version} TLS client with default settings (as the outbound proxy), to the inbound proxy`, protocol: good.protocol, cipher: good.cipher, group: good.group, refusesWithoutClientCert: !bad.echoed, peerIdentity: ids.server };
+      }
     }
-    const client = spawnProcess('proxy client', process.execPath, proxyArgs('client', ids.client, ['--outbound', `127.0.0.1:0,127.0.0.1:${serverPorts.inbound},${ids.server}`]), join(logs, 'proxy-client.log'));
-    processes.push(client);
-    const clientPorts = await client.waitForLine(logEvent('proxy.ready', (r) => r.ports as Ports));
-    progress(`proxies ready: client pid ${client.pid} outbound :${clientPorts.outbound[0]}, server pid ${server.pid} inbound :${serverPorts.inbound}`);
-    setups.push({ name: 'proxy', port: clientPorts.outbound[0]!, pair: [client, server] });
-    if (probeCert) {
-      const good = await tlsProbe(serverPorts.inbound, { servername: ids.server, ca: bundlePem, cert: readFileSync(probeCert.certFile, 'utf8'), key: readFileSync(probeCert.keyFile, 'utf8') });
-      const bad = await tlsProbe(serverPorts.inbound, { servername: ids.server, ca: bundlePem });
-      if (!good.echoed) throw new Error(`TLS probe of the server proxy failed: ${good.error}`);
-      tls.proxy = { source: `a node ${process.version} TLS client with default settings (as the outbound proxy), to the inbound proxy`, protocol: good.protocol, cipher: good.cipher, group: good.group, refusesWithoutClientCert: !bad.echoed, peerIdentity: ids.server };
+    if (paths.includes('policy')) {
+      // No TLS probe here: the probe's identity would be denied, and the run must see no deny.
+      benchPolicy = await writeBenchPolicy({ dir: join(home, 'policy'), namespace: BENCH_NAMESPACE, serverSa: 'proxy-server', clientSa: 'proxy-client', sinkPort, domain });
+      for (const note of benchPolicy.notes) progress(`policy note: ${note}`);
+      const setup = await startPair('policy', ['--pod', benchPolicy.pod, '--policy-dir', benchPolicy.dir, '--default-policy', 'deny', '--decision-log', decisionLogFile], true);
+      if (setup) {
+        await waitForPolicy(pairPorts.policy!.server.admin);
+        progress(`policy pair: ${benchPolicy.pod} enforces ${benchPolicy.dir} (default deny), decision log ${decisionLogFile}`);
+        setups.push(setup);
+      }
     }
   }
+  const proxyNote = notes.join('; ');
   const active = setups.filter((s) => paths.includes(s.name));
 
   // ---- warm-up: every path carries each load once (JIT, connection pools, page cache) ----
   for (const s of active) {
     checkInterrupted();
+    s.connections += 1;
     await connectOnce(s.port);
-    await connRate(s.port, concurrency, 200, 10);
+    const r = await connRate(s.port, concurrency, 200, 10);
+    s.connections += r.ok + r.errors + 2; // and one each for the ping-pong and the bulk run
     await pingPong(s.port, 200, 100);
     await bulk(s.port, 64 * 2 ** 20, 10);
   }
@@ -329,6 +390,7 @@ async function main(): Promise<number> {
         else if (phase === 'rtt') result = await pingPong(s.port, pings, pingWarmup);
         else if (phase === 'seq') result = await connRate(s.port, 1, seqConns, connSeconds);
         else result = await connRate(s.port, concurrency, concConns, connSeconds);
+        s.connections += phase === 'seq' || phase === 'conc' ? (result as ConnRateResult).ok + (result as ConnRateResult).errors : 1;
         const m = { round, result, pairCpuSeconds: s.pair.map((p, i) => p.stats().cpuSeconds - before[i]!), sinkCpuSeconds: sink.stats().cpuSeconds - sinkBefore };
         const list = (results[phase] as Map<PathName, Measurement<typeof result>[]>).get(s.name) ?? [];
         list.push(m);
@@ -344,11 +406,25 @@ async function main(): Promise<number> {
     active.filter((s) => s.pair.length).map((s) => [s.name, s.pair.map((p) => ({ name: p.name, pid: p.pid, ...p.stats() }))]),
   ) as Partial<Record<PathName, Array<ProcStats & { name: string; pid: number }>>>;
   const loadEnd = loadavg();
-  const proxyLogs = active.find((s) => s.name === 'proxy')?.pair.map((p) => p.logFile) ?? [];
-  const proxyWarnings = proxyLogs.length ? await countWarnings(proxyLogs) : undefined;
+  const warningsOf = async (name: PairName) => {
+    const logFiles = active.find((s) => s.name === name)?.pair.map((p) => p.logFile) ?? [];
+    return logFiles.length ? await countWarnings(logFiles) : undefined;
+  };
+  const proxyWarnings = await warningsOf('proxy');
+  const policyWarnings = await warningsOf('policy');
+  // ---- the policy path measured enforcement: one allow per connection, no deny, logged (else this throws) ----
+  const policySetup = active.find((s) => s.name === 'policy');
+  let enforcement: EnforcementFacts | undefined;
+  if (policySetup && benchPolicy) {
+    enforcement = await verifyEnforcement({ adminPort: pairPorts.policy!.server.admin, connections: policySetup.connections, decisionLog: decisionLogFile, policy: benchPolicy });
+    progress(
+      `policy path: ${enforcement.allowed} allows for ${enforcement.connections} connections, ${enforcement.denied} denies; decision log ${enforcement.decisionLogLines} lines ` +
+        `(${enforcement.decisionLogRecords} records written, ${enforcement.decisionLogDropped} dropped)`,
+    );
+  }
   await cleanup();
 
-  return report({ startedAt, loadStart, loadEnd, stunnelVersion: stunnel?.version, proxyEntry, proxyNote, tls, results, memory, rssAfterWarmup, windows, proxyWarnings });
+  return report({ startedAt, loadStart, loadEnd, stunnelVersion: stunnel?.version, proxyEntry, proxyNote, tls, results, memory, rssAfterWarmup, windows, proxyWarnings, policyWarnings, enforcement });
 }
 
 function firstLine(log: string): string {
@@ -431,11 +507,14 @@ interface ReportInput {
   rssAfterWarmup: Record<string, number[]>;
   windows: Array<{ round: number; phase: Phase; path: PathName; windowUs: [number, number] }>;
   proxyWarnings?: number;
+  policyWarnings?: number;
+  /** What the policy server proxy counted and logged (verified before the report). */
+  enforcement?: EnforcementFacts;
 }
 
 function report(input: ReportInput): number {
   const { results } = input;
-  const all = ['direct', 'stunnel', 'proxy'] as const;
+  const all = ['direct', 'stunnel', 'proxy', 'policy'] as const;
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   // The figure of the median round for each path (and the spread over the rounds).
   const stat = <T>(phase: keyof ReportInput['results'], path: PathName, pick: (m: Measurement<T>) => number) => {
@@ -490,6 +569,14 @@ function report(input: ReportInput): number {
   out.push(`load average at start ${input.loadStart.map((v) => v.toFixed(2)).join(' ')}, at end ${input.loadEnd.map((v) => v.toFixed(2)).join(' ')} (every process of every path shares these CPUs)`);
   if (input.stunnelVersion) out.push(`stunnel ${input.stunnelVersion}`);
   out.push(`proxies: ${input.proxyEntry === 'cli' ? '`identity proxy` (bin/identity.mjs, the CLI)' : 'bench/proxy-direct.ts (startProxy without the CLI\'s other commands)'}, log level info, allow-all authorization`);
+  if (input.enforcement) {
+    const e = input.enforcement;
+    out.push(
+      `policy   the proxy pair, its server proxy with --pod bench/server --policy-dir (Server + AuthorizationPolicy for the client's identity) --default-policy deny --decision-log; ` +
+        `checked: ${e.allowed} allows for ${e.connections} connections, ${e.denied} denies, decision log ${e.decisionLogLines} lines in ${e.decisionLogFiles} file(s), ` +
+        `${e.decisionLogDropped} records dropped${e.decisionLogDropped ? ` (${Object.entries(e.decisionLogDroppedByReason).filter(([, n]) => n).map(([r, n]) => `${r} ${n}`).join(', ')})` : ''}`,
+    );
+  }
   if (input.proxyNote) out.push(`note: ${input.proxyNote}`);
   for (const [name, t] of Object.entries(input.tls)) {
     out.push(
@@ -501,11 +588,14 @@ function report(input: ReportInput): number {
   out.push(`${rounds} round(s); each cell is the median round${rounds > 1 ? ' (min-max over the rounds)' : ''}. Bulk ${(bulkBytes / 2 ** 20).toFixed(0)} MiB one way (bound ${bulkSeconds} s), MB = 10^6 bytes; ` +
     `round trips ${pings} x ${EXCHANGE_BYTES} B on one connection; connections: connect, ${EXCHANGE_BYTES} B exchange, close (${seqConns} sequential, ${concConns} at ${concurrency} concurrent, bound ${connSeconds} s)`);
   out.push('');
-  out.push(`${''.padEnd(30)}${present.map((p) => p.padStart(W)).join('')}${present.includes('proxy') ? `${'proxy/direct'.padStart(14)}${'proxy/stunnel'.padStart(15)}` : ''}`);
-  const row = (label: string, key: string, digits = 0, ratios = true) => {
+  const withProxy = present.includes('proxy');
+  const withPolicy = present.includes('policy');
+  out.push(`${''.padEnd(30)}${present.map((p) => p.padStart(W)).join('')}${withProxy ? `${'proxy/direct'.padStart(14)}${'proxy/stunnel'.padStart(15)}` : ''}${withPolicy ? 'policy/proxy'.padStart(14) : ''}`);
+  const row = (label: string, key: string, digits = 0) => {
     const cells = present.map((p) => cell(figures[p][key], digits).padStart(W)).join('');
-    const r = present.includes('proxy') && ratios ? `${x(ratio(f('proxy', key), f('direct', key))).padStart(14)}${x(ratio(f('proxy', key), f('stunnel', key))).padStart(15)}` : '';
-    out.push(`${label.padEnd(30)}${cells}${r}`);
+    const r = withProxy ? `${x(ratio(f('proxy', key), f('direct', key))).padStart(14)}${x(ratio(f('proxy', key), f('stunnel', key))).padStart(15)}` : '';
+    const pr = withPolicy ? x(ratio(f('policy', key), f('proxy', key))).padStart(14) : '';
+    out.push(`${label.padEnd(30)}${cells}${r}${pr}`);
   };
   if (phases.includes('bulk')) {
     row('bulk MB/s', 'bulkMBps');
@@ -514,7 +604,10 @@ function report(input: ReportInput): number {
   if (phases.includes('rtt')) {
     row('64 B round trip p50 µs', 'rttP50Us');
     row('64 B round trip p99 µs', 'rttP99Us');
-    out.push(`${'  added p50 µs (vs direct)'.padEnd(30)}${present.map((p) => num(added(p)).padStart(W)).join('')}${present.includes('proxy') ? `${''.padStart(14)}${x(ratio(added('proxy'), added('stunnel'))).padStart(15)}` : ''}`);
+    out.push(
+      `${'  added p50 µs (vs direct)'.padEnd(30)}${present.map((p) => num(added(p)).padStart(W)).join('')}` +
+        `${withProxy ? `${''.padStart(14)}${x(ratio(added('proxy'), added('stunnel'))).padStart(15)}` : ''}${withPolicy ? x(ratio(added('policy'), added('proxy'))).padStart(14) : ''}`,
+    );
   }
   if (phases.includes('seq')) {
     row('new conns/s sequential', 'seqPerSec');
@@ -526,13 +619,15 @@ function report(input: ReportInput): number {
     row('  pair CPU µs per connection', 'connPairCpuUs');
   }
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-  for (const p of ['stunnel', 'proxy'] as const) {
+  for (const p of ['stunnel', 'proxy', 'policy'] as const) {
     const mem = input.memory[p];
     if (!mem) continue;
     out.push(`${`peak RSS ${p} (client/server)`.padEnd(34)}${mem.map((m) => `${mib(m.peakRssBytes)} MiB`).join(' / ')}   (RSS after warm-up ${input.rssAfterWarmup[p]?.map(mib).join(' / ')} MiB; at end ${mem.map((m) => mib(m.rssBytes)).join(' / ')} MiB)`);
   }
   if (errors || incomplete) out.push(`errors: ${errors} failed connections, ${incomplete} bulk runs cut short by the time bound`);
   if (input.proxyWarnings !== undefined) out.push(`proxy log lines at warn or above: ${input.proxyWarnings}`);
+  if (input.policyWarnings !== undefined) out.push(`policy pair log lines at warn or above: ${input.policyWarnings}`);
+  if (input.enforcement) out.push(`decision log records dropped (policy server proxy): ${input.enforcement.decisionLogDropped} of ${input.enforcement.decisionLogRecords + input.enforcement.decisionLogDropped}`);
   out.push('');
   out.push('Targets');
   const mark = (met: boolean) => (met ? 'MET' : 'MISSED');
@@ -543,8 +638,8 @@ function report(input: ReportInput): number {
   if (targets.peakRssPerProxyBytes) out.push(`  peak RSS <= 64 MiB per proxy       ${mib(targets.peakRssPerProxyBytes.value)} MiB (largest)   ${mark(targets.peakRssPerProxyBytes.met)}`);
   if (args.profile) {
     out.push('');
-    out.push(`Profiles: ${args.profile}/{client,server}/*.cpuprofile; proxy windows (monotonic µs, for bench/profile-summary.ts --window):`);
-    for (const w of input.windows.filter((w) => w.path === 'proxy')) out.push(`  round ${w.round} ${w.phase.padEnd(4)} ${w.windowUs[0]}-${w.windowUs[1]}`);
+    out.push(`Profiles: ${args.profile}/{client,server}/*.cpuprofile (policy pair: ${args.profile}/{policy-client,policy-server}); proxy windows (monotonic µs, for bench/profile-summary.ts --window):`);
+    for (const w of input.windows.filter((w) => w.path === 'proxy' || w.path === 'policy')) out.push(`  ${w.path.padEnd(6)} round ${w.round} ${w.phase.padEnd(4)} ${w.windowUs[0]}-${w.windowUs[1]}`);
   }
   process.stdout.write(`${out.join('\n')}\n\n`);
 
@@ -569,6 +664,7 @@ function report(input: ReportInput): number {
       proxyVsDirect: Object.fromEntries(Object.keys(figures.proxy).map((k) => [k, ratio(f('proxy', k), f('direct', k))])),
       proxyVsStunnel: Object.fromEntries(Object.keys(figures.proxy).map((k) => [k, ratio(f('proxy', k), f('stunnel', k))])),
       stunnelVsDirect: Object.fromEntries(Object.keys(figures.stunnel).map((k) => [k, ratio(f('stunnel', k), f('direct', k))])),
+      policyVsProxy: Object.fromEntries(Object.keys(figures.policy).map((k) => [k, ratio(f('policy', k), f('proxy', k))])),
     },
     memory: input.memory,
     rssAfterWarmupBytes: input.rssAfterWarmup,
@@ -577,6 +673,7 @@ function report(input: ReportInput): number {
     bulkCutShort: incomplete,
     targets,
     profileDir: args.profile,
+    policyEnforcement: input.enforcement,
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return errors > 0 ? 1 : 0;
