@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../kube-config.ts';
 import { Option, type Command } from 'commander';
 import { ConfigError, NotFoundError, UnavailableError, UsageError } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
@@ -101,24 +101,6 @@ function serverCredentials(o: PolicyControllerOptions): grpc.ServerCredentials |
   } catch (err) {
     throw new ConfigError(`--tls-cert/--tls-key: ${(err as Error).message}`);
   }
-}
-
-function loadKubeConfig(o: PolicyControllerOptions): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (o.kubeconfig) {
-    if (!existsSync(o.kubeconfig)) throw new NotFoundError(`--kubeconfig: no file at ${o.kubeconfig}`);
-    try {
-      kubeConfig.loadFromFile(o.kubeconfig);
-    } catch (err) {
-      throw new ConfigError(`--kubeconfig ${o.kubeconfig}: ${(err as Error).message}`);
-    }
-  } else kubeConfig.loadFromDefault();
-  if (o.context) {
-    if (!kubeConfig.getContexts().some((c) => c.name === o.context)) throw new UsageError(`--context "${o.context}" is not in the kubeconfig`);
-    kubeConfig.setCurrentContext(o.context);
-  }
-  if (!kubeConfig.getCurrentCluster()) throw new ConfigError('the kubeconfig names no cluster for its current context');
-  return kubeConfig;
 }
 
 async function listenOr<T>(starting: Promise<T>, flag: string, value: string): Promise<T> {

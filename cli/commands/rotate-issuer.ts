@@ -49,7 +49,7 @@ export function registerRotateIssuer(program: Command, env: NodeJS.ProcessEnv): 
     const signer = loadCaSigner(await readKeyPairDir(anchorDir, 'trust anchor'));
     if (o.dryRun) {
       printLine(`would write a new issuer (ECDSA P-256, ${formatDuration(o.lifetime)}) signed by the anchor ${describeCertificate(signer.certificate)} to ${store.description}`);
-      if (o.renewNow) printLine(`would ask every proxy listed in ${fleetFrom(o, home).description} to renew, and wait for them`);
+      if (o.renewNow) printLine(`would ask every proxy of the fleet (${fleetFrom(o, home).description}) to renew, and wait for them`);
       return;
     }
     const fleet = fleetFrom(o, home);

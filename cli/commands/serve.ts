@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../kube-config.ts';
 import type { Command } from 'commander';
 import { systemClock } from '../../common/clock.ts';
 import { NotFoundError, UsageError } from '../../common/errors.ts';
@@ -81,9 +81,7 @@ export async function serveConfig(o: ServeOptions, env: NodeJS.ProcessEnv, logge
     ...(o.cryptoWorkers !== undefined ? { cryptoWorkers: o.cryptoWorkers } : {}),
   };
   if (o.kubernetes) {
-    const kubeConfig = new KubeConfig();
-    if (o.kubeconfig) kubeConfig.loadFromFile(o.kubeconfig);
-    else kubeConfig.loadFromDefault();
+    const kubeConfig = loadKubeConfig(o);
     const domain: IdentityDomain = {
       trustDomain: o.trustDomain ?? defaultIdentityDomain.trustDomain,
       controlPlaneNamespace: o.controlPlaneNamespace ?? o.namespace,

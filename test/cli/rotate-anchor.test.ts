@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../common/errors.ts';
@@ -10,25 +9,19 @@ import { KubeApiServer } from '../support/kube-api-server.ts';
 import { kubeConfigFor, writeKubeConfig } from '../support/kubeconfig.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { makeTestHome, type TestHome } from '../support/home.ts';
-import { anchorsOf, hashTree, opensslVerifies, startFleet, writeFleetFile, type FakeProxy } from '../trust-anchors/rotation-fakes.ts';
+import { anchorsOf, hashTree, opensslVerifies, writeFleetFile, type FakeProxy } from '../trust-anchors/rotation-fakes.ts';
+import { exists, homeWithFleet, putHomeTrustInCluster, startFleetIn, stopFleetAndHome } from '../trust-anchors/rotation-setup.ts';
 
 let home: TestHome;
 let fleet: FakeProxy[] = [];
 
-afterEach(async () => {
-  await Promise.all(fleet.map((p) => p.close()));
-  fleet = [];
-  await home?.cleanup();
-});
+afterEach(() => stopFleetAndHome(fleet, home));
 
 async function setUp() {
-  home = await makeTestHome();
-  fleet = await startFleet(home.store, ['web', 'api', 'db']);
-  await writeFleetFile(home.home, fleet);
+  ({ home, fleet } = await homeWithFleet());
 }
 
 const rotate = (...args: string[]) => ['rotate-anchor', ...args, '--home', home.home, '--poll-interval', '50ms', '--renew-every', '100ms'];
-const exists = (path: string) => access(path).then(() => true, () => false);
 
 async function expectRotated(): Promise<void> {
   const status = await runCli(rotate('status', '-o', 'json'));
@@ -140,18 +133,12 @@ describe('identity rotate-anchor', () => {
     home = await makeTestHome();
     const api = await KubeApiServer.start();
     try {
-      const issuer = await home.store.readIssuer();
-      api.putSecret('linkerd', {
-        metadata: { name: 'linkerd-identity-issuer' },
-        type: 'kubernetes.io/tls',
-        stringData: { 'tls.crt': issuer.certificatePem, 'tls.key': issuer.privateKeyPem, 'ca.crt': issuer.caPem },
-      });
-      api.putConfigMap('linkerd', { metadata: { name: 'linkerd-identity-trust-roots' }, data: { 'ca-bundle.crt': home.bundle.pem } });
+      await putHomeTrustInCluster(api, home);
       const store = new KubernetesTrustStore({ kubeConfig: kubeConfigFor(api) });
-      fleet = await startFleet(store, ['web', 'api']);
-      await writeFleetFile(home.home, fleet);
+      fleet = await startFleetIn(home, store, ['web', 'api']);
       const kubeconfig = await writeKubeConfig(api, home.home);
-      const r = await runCli(rotate('--kubernetes', '--kubeconfig', kubeconfig, '--timeout', '20s'));
+      // The fleet is the home's registry file here (the pods-based fleet has its own test).
+      const r = await runCli(rotate('--kubernetes', '--kubeconfig', kubeconfig, '--fleet', 'file', '--timeout', '20s'));
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('to Kubernetes Secret linkerd/linkerd-identity-issuer, ConfigMap linkerd/linkerd-identity-trust-roots');

@@ -9,16 +9,13 @@ import { runCli } from '../support/cli.ts';
 import { makeTestHome, type TestHome } from '../support/home.ts';
 import { KubeApiServer } from '../support/kube-api-server.ts';
 import { kubeConfigFor, writeKubeConfig } from '../support/kubeconfig.ts';
-import { hashTree, opensslVerifies, startFleet, writeFleetFile, type FakeProxy } from '../trust-anchors/rotation-fakes.ts';
+import { hashTree, opensslVerifies, type FakeProxy } from '../trust-anchors/rotation-fakes.ts';
+import { homeWithFleet, putHomeTrustInCluster, stopFleetAndHome } from '../trust-anchors/rotation-setup.ts';
 
 let home: TestHome;
 let fleet: FakeProxy[] = [];
 
-afterEach(async () => {
-  await Promise.all(fleet.map((p) => p.close()));
-  fleet = [];
-  await home?.cleanup();
-});
+afterEach(() => stopFleetAndHome(fleet, home));
 
 const issuerInStore = async (h: TestHome) => validateIssuer(await h.store.readIssuer(), h.bundle, new Date());
 
@@ -44,9 +41,7 @@ describe('identity rotate-issuer', () => {
   });
 
   it('--renew-now asks every proxy to renew and waits until all hold a certificate from the new issuer', async () => {
-    home = await makeTestHome();
-    fleet = await startFleet(home.store, ['web', 'api']);
-    await writeFleetFile(home.home, fleet);
+    ({ home, fleet } = await homeWithFleet(['web', 'api']));
     const r = await runCli(['rotate-issuer', '--home', home.home, '--renew-now', '--poll-interval', '50ms', '--renew-every', '100ms', '--timeout', '20s']);
     expect(r.code).toBe(0);
     const issuer = await issuerInStore(home);
@@ -55,11 +50,9 @@ describe('identity rotate-issuer', () => {
   });
 
   it('--renew-now names a proxy that cannot renew, exit 75; the new issuer stays in service', async () => {
-    home = await makeTestHome();
-    fleet = await startFleet(home.store, ['web', 'api']);
+    ({ home, fleet } = await homeWithFleet(['web', 'api']));
     fleet[0]!.renewable = false;
     const proxies = join(home.home, 'fleet.json');
-    await writeFleetFile(home.home, fleet);
     await rename(join(home.home, HomeLayout.proxies), proxies);
     const r = await runCli(['rotate-issuer', '--home', home.home, '--renew-now', '--proxies', proxies, '--poll-interval', '50ms', '--timeout', '1s']);
     expect(r.code).toBe(ExitCode.TEMP_FAILURE);
@@ -78,9 +71,7 @@ describe('identity rotate-issuer', () => {
   });
 
   it('is refused while an anchor rotation is in progress', async () => {
-    home = await makeTestHome();
-    fleet = await startFleet(home.store, ['web']);
-    await writeFleetFile(home.home, fleet);
+    ({ home, fleet } = await homeWithFleet(['web']));
     expect((await runCli(['rotate-anchor', 'prepare', '--home', home.home])).code).toBe(0);
     const r = await runCli(['rotate-issuer', '--home', home.home]);
     expect(r.code).toBe(ExitCode.CANT_CREATE);
@@ -92,13 +83,7 @@ describe('identity rotate-issuer', () => {
     const api = await KubeApiServer.start();
     try {
       api.createNamespace('mesh');
-      const issuer = await home.store.readIssuer();
-      api.putSecret('mesh', {
-        metadata: { name: 'issuer' },
-        type: 'kubernetes.io/tls',
-        stringData: { 'tls.crt': issuer.certificatePem, 'tls.key': issuer.privateKeyPem, 'ca.crt': issuer.caPem },
-      });
-      api.putConfigMap('mesh', { metadata: { name: 'roots' }, data: { 'ca-bundle.crt': home.bundle.pem } });
+      await putHomeTrustInCluster(api, home, { namespace: 'mesh', issuerSecret: 'issuer', bundleConfigMap: 'roots' });
       const kubeconfig = await writeKubeConfig(api, home.home);
       const r = await runCli([
         'rotate-issuer', '--kubernetes', '--kubeconfig', kubeconfig, '--namespace', 'mesh', '--issuer-secret', 'issuer',

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { KubeApiServer } from '../support/kube-api-server.ts';
+import { CustomObjectsApi, type CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeApiServer } from '../support/kube-api-server.ts';
 import { kubeConfigFor } from '../support/kubeconfig.ts';
 import { WatchRecorder } from '../support/watch-recorder.ts';
+import { apiError, startKubeApi } from './support.ts';
 
 /**
  * The test API server beyond Secrets and ConfigMaps — Pods, ServiceAccounts, Namespaces and
@@ -10,16 +11,6 @@ import { WatchRecorder } from '../support/watch-recorder.ts';
  */
 
 const GROUP = 'policy.linkerd.io';
-
-async function apiError(promise: Promise<unknown>): Promise<{ code: number; status: Record<string, unknown> | undefined }> {
-  const err = await promise.then(
-    () => expect.unreachable('the call should have failed'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiException);
-  const e = err as ApiException<unknown>;
-  return { code: e.code, status: typeof e.body === 'string' ? (JSON.parse(e.body) as Record<string, unknown>) : (e.body as Record<string, unknown>) };
-}
 
 const pod = (name: string, extra: Record<string, unknown> = {}) => ({
   metadata: { name, labels: { app: name } },
@@ -40,14 +31,10 @@ let core: CoreV1Api;
 let custom: CustomObjectsApi;
 
 beforeAll(async () => {
-  api = await KubeApiServer.start({ historyLimit: 100 });
-  kc = kubeConfigFor(api);
-  core = kc.makeApiClient(CoreV1Api);
+  ({ api, kc, core } = await startKubeApi({ historyLimit: 100 }));
   custom = kc.makeApiClient(CustomObjectsApi);
 });
-afterAll(async () => {
-  await api.close();
-});
+afterAll(() => api.close());
 
 describe('Namespaces (cluster-scoped)', () => {
   it('lists the namespaces that exist, with the name label, finalizer and phase the server adds', async () => {

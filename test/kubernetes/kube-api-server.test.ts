@@ -1,21 +1,12 @@
 import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiException, AuthenticationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { KubeApiServer } from '../support/kube-api-server.ts';
+import { AuthenticationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeApiServer } from '../support/kube-api-server.ts';
 import { kubeConfigFor } from '../support/kubeconfig.ts';
 import { WatchRecorder } from '../support/watch-recorder.ts';
+import { apiError, startKubeApi } from './support.ts';
 
 /** The test API server, checked through the real client library: it must behave as kube-apiserver does. */
-
-async function apiError(promise: Promise<unknown>): Promise<{ code: number; status: Record<string, unknown> | undefined }> {
-  const err = await promise.then(
-    () => expect.unreachable('the call should have failed'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiException);
-  const e = err as ApiException<unknown>;
-  return { code: e.code, status: typeof e.body === 'string' ? (JSON.parse(e.body) as Record<string, unknown>) : undefined };
-}
 
 /** A raw HTTPS request, for what the client library does not show (the Status body of a 401). */
 function raw(api: KubeApiServer, path: string, token?: string): Promise<{ code: number; body: Record<string, unknown> }> {
@@ -36,13 +27,9 @@ let kc: KubeConfig;
 let core: CoreV1Api;
 
 beforeAll(async () => {
-  api = await KubeApiServer.start({ historyLimit: 50 });
-  kc = kubeConfigFor(api);
-  core = kc.makeApiClient(CoreV1Api);
+  ({ api, kc, core } = await startKubeApi({ historyLimit: 50 }));
 });
-afterAll(async () => {
-  await api.close();
-});
+afterAll(() => api.close());
 
 describe('REST', () => {
   it('creates, reads, lists, replaces and deletes a Secret', async () => {

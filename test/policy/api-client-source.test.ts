@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { watchPodPolicyFromController } from '../../policy/api/client-source.ts';
-import { startPolicyApiServer, type PolicyApiServer, type PortPolicySource } from '../../policy/api/server.ts';
-import { PolicyIndex } from '../../policy/evaluator/policy-index.ts';
+import type { PolicyApiServer, PortPolicySource } from '../../policy/api/server.ts';
 import { defaultEvaluatorConfig } from '../../policy/evaluator/types.ts';
 import { toLiveDecision, type LivePodPolicy, type LivePolicyStatus } from '../../policy/live/pod-policy.ts';
-import { resourcesFromObjects } from '../../policy/resources/load.ts';
 import { captureLog, sa } from '../support/kube-policy.ts';
+import { indexOfObjects, ManualSource, startTestPolicyApi } from './support-api.ts';
 
 /**
  * A proxy's view of the controller: the default policy (fail closed) until every watched port has
@@ -26,31 +25,7 @@ const allow = (name: string, account: string) => ({
   spec: { targetRef: { group: 'policy.linkerd.io', kind: 'Server', name: 'api' }, requiredAuthenticationRefs: [{ kind: 'ServiceAccount', name: account }] },
 });
 
-const indexOf = (objects: unknown[]) => PolicyIndex.build(resourcesFromObjects(objects).resources, config);
-
-class ManualSource implements PortPolicySource {
-  #index: PolicyIndex | undefined;
-  #subscribers = new Set<(index: PolicyIndex) => void>();
-  #waiting = new Set<(index: PolicyIndex) => void>();
-  set(index: PolicyIndex): void {
-    this.#index = index;
-    for (const w of this.#waiting) w(index);
-    this.#waiting.clear();
-    for (const s of this.#subscribers) s(index);
-  }
-  current = () => this.#index;
-  whenReady = (signal: AbortSignal) =>
-    this.#index
-      ? Promise.resolve(this.#index)
-      : new Promise<PolicyIndex>((resolve, reject) => {
-          this.#waiting.add(resolve);
-          signal.addEventListener('abort', () => reject(new Error('aborted')));
-        });
-  subscribe(fn: (index: PolicyIndex) => void): () => void {
-    this.#subscribers.add(fn);
-    return () => this.#subscribers.delete(fn);
-  }
-}
+const indexOf = (objects: unknown[]) => indexOfObjects(objects, config);
 
 /** Resolves once the live policy's status satisfies `check` (now or after a later change). */
 function statusWhere(live: LivePodPolicy, check: (s: LivePolicyStatus) => boolean, what: string): Promise<LivePolicyStatus> {
@@ -81,7 +56,7 @@ afterEach(async () => {
 });
 
 async function serve(source: PortPolicySource, port = 0): Promise<PolicyApiServer> {
-  api = await startPolicyApiServer({ host: '127.0.0.1', port, source, logger: captureLog().logger });
+  api = await startTestPolicyApi(source, { port });
   return api;
 }
 

@@ -1,12 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { createInboundPolicyClient, type InboundPolicyClient } from '../../policy/api/client.ts';
-import { startPolicyApiServer, type PolicyApiServer, type PolicyApiServerOptions, type PortPolicySource } from '../../policy/api/server.ts';
-import { PolicyIndex } from '../../policy/evaluator/policy-index.ts';
+import type { PolicyApiServer, PolicyApiServerOptions, PortPolicySource } from '../../policy/api/server.ts';
 import { defaultEvaluatorConfig } from '../../policy/evaluator/types.ts';
-import { resourcesFromObjects } from '../../policy/resources/load.ts';
 import { createServerTls } from '../support/kube-tls.ts';
-import { captureLog, PortWatchReader } from '../support/kube-policy.ts';
+import { PortWatchReader } from '../support/kube-policy.ts';
+import { indexOfObjects, ManualSource, startTestPolicyApi } from './support-api.ts';
 
 /** InboundServerPolicies over a source the test controls: the boundary, the statuses, the limits. */
 
@@ -15,49 +14,13 @@ const config = defaultEvaluatorConfig();
 const POD = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-0', namespace: 'demo', labels: { app: 'api' } }, spec: { containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }] }] } };
 const SERVER = { apiVersion: 'policy.linkerd.io/v1beta3', kind: 'Server', metadata: { name: 'api', namespace: 'demo' }, spec: { podSelector: { matchLabels: { app: 'api' } }, port: 'http' } };
 
-function indexOf(objects: unknown[]): PolicyIndex {
-  return PolicyIndex.build(resourcesFromObjects(objects).resources, config);
-}
-
-/** A policy source a test feeds by hand. */
-class ManualSource implements PortPolicySource {
-  #index: PolicyIndex | undefined;
-  #subscribers = new Set<(index: PolicyIndex) => void>();
-  #waiting = new Set<(index: PolicyIndex) => void>();
-
-  set(index: PolicyIndex): void {
-    this.#index = index;
-    for (const w of this.#waiting) w(index);
-    this.#waiting.clear();
-    for (const s of this.#subscribers) s(index);
-  }
-
-  current(): PolicyIndex | undefined {
-    return this.#index;
-  }
-
-  whenReady(signal: AbortSignal): Promise<PolicyIndex> {
-    if (this.#index) return Promise.resolve(this.#index);
-    return new Promise((resolve, reject) => {
-      this.#waiting.add(resolve);
-      signal.addEventListener('abort', () => {
-        this.#waiting.delete(resolve);
-        reject(new Error('aborted'));
-      });
-    });
-  }
-
-  subscribe(fn: (index: PolicyIndex) => void): () => void {
-    this.#subscribers.add(fn);
-    return () => this.#subscribers.delete(fn);
-  }
-}
+const indexOf = (objects: unknown[]) => indexOfObjects(objects, config);
 
 let server: PolicyApiServer | undefined;
 let client: InboundPolicyClient | undefined;
 
 async function serve(source: PortPolicySource, extra: Partial<PolicyApiServerOptions> = {}, credentials?: grpc.ChannelCredentials): Promise<InboundPolicyClient> {
-  server = await startPolicyApiServer({ host: '127.0.0.1', port: 0, source, logger: captureLog().logger, ...extra });
+  server = await startTestPolicyApi(source, extra);
   client = createInboundPolicyClient(`127.0.0.1:${server.port}`, credentials);
   return client;
 }

@@ -118,29 +118,19 @@ describe('identity audit: findings on resources', () => {
     ]);
   });
 
-  it('missing-mesh-tls-authentication: the policy is void', async () => {
-    const f = only(await audit('missing-mesh-tls-authentication.yaml'), 'missing-mesh-tls-authentication');
-    expect(found([f], f.code)).toEqual(['medium AuthorizationPolicy/demo/api-from-frontends @2']);
-    expect(f.resources[1]).toEqual({ resource: 'MeshTLSAuthentication/shared/frontends' });
-    expect(f.message).toContain('the policy is void and grants nothing');
-  });
-
-  it('missing-network-authentication: the policy is void', async () => {
-    const f = only(await audit('missing-network-authentication.yaml'), 'missing-network-authentication');
-    expect(found([f], f.code)).toEqual(['medium AuthorizationPolicy/demo/api-from-office @2']);
-    expect(f.resources[1]).toEqual({ resource: 'NetworkAuthentication/demo/office' });
-  });
-
-  it('missing-service-account: only where ServiceAccounts were read', async () => {
-    const f = only(await audit('missing-service-account.yaml'), 'missing-service-account');
-    expect(found([f], f.code)).toEqual(['low AuthorizationPolicy/demo/api-from-webb @3']);
-    expect(f.resources[1]).toEqual({ resource: 'ServiceAccount/demo/webb' });
-  });
-
-  it('missing-namespace: only when Namespaces were read', async () => {
-    const f = only(await audit('missing-namespace.yaml'), 'missing-namespace');
-    expect(found([f], f.code)).toEqual(['low MeshTLSAuthentication/demo/ops @2']);
-    expect(f.resources[1]).toEqual({ resource: 'Namespace/monitoring' });
+  // A reference to something missing: the title starts with the finding's code, which is also its fixture's name;
+  // one finding, naming the referrer first and then what is missing.
+  it.each([
+    ['missing-mesh-tls-authentication: the policy is void', 'medium AuthorizationPolicy/demo/api-from-frontends @2', 'MeshTLSAuthentication/shared/frontends', 'the policy is void and grants nothing'],
+    ['missing-network-authentication: the policy is void', 'medium AuthorizationPolicy/demo/api-from-office @2', 'NetworkAuthentication/demo/office', undefined],
+    ['missing-service-account: only where ServiceAccounts were read', 'low AuthorizationPolicy/demo/api-from-webb @3', 'ServiceAccount/demo/webb', undefined],
+    ['missing-namespace: only when Namespaces were read', 'low MeshTLSAuthentication/demo/ops @2', 'Namespace/monitoring', undefined],
+  ])('%s', async (name, referrer, missing, message) => {
+    const code = name.slice(0, name.indexOf(':'));
+    const f = only(await audit(`${code}.yaml`), code);
+    expect(found([f], f.code)).toEqual([referrer]);
+    expect(f.resources[1]).toEqual({ resource: missing });
+    if (message !== undefined) expect(f.message).toContain(message);
   });
 
   it('route-authorization-not-enforced', async () => {

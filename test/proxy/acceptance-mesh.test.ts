@@ -5,11 +5,10 @@
  * went over mutual TLS with both identities verified. Ephemeral ports, a temporary home; and no
  * process of this run may be left behind.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.ts';
+import { endMarkedRun, markedRunDir, processesMarked, runMeshOnce } from './support/mesh-once.ts';
 import { API, WEB } from './support/process-mesh.ts';
 
 let dir: string;
@@ -17,34 +16,16 @@ let dir: string;
 let marker: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'acceptance-mesh-'));
-  marker = `ACCEPTANCE_MESH_RUN=${dir}`;
+  ({ dir, marker } = await markedRunDir('acceptance-mesh-', 'ACCEPTANCE_MESH_RUN'));
 });
 
-afterAll(async () => {
-  // Whatever the outcome, nothing started for this home survives the test.
-  if (marker) for (const pid of await processesMarked(marker)) process.kill(pid, 'SIGKILL');
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** Processes whose environment holds `entry` (unique to this run): only those this test started. */
-async function processesMarked(entry: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    const environ = await readFile(`/proc/${name}/environ`, 'utf8').catch(() => '');
-    if (environ.split('\0').includes(entry)) pids.push(Number(name));
-  }
-  return pids;
-}
+// Whatever the outcome, nothing started for this home survives the test.
+afterAll(() => endMarkedRun(dir, marker));
 
 describe('acceptance: npm start -- --once', () => {
   it('exits 0 after web -> api answered over mutual TLS, with both identities verified, and leaves no process behind', async () => {
     const home = join(dir, 'home');
-    const result = await runCli(['mesh', '--once', '--home', home, '--identity-listen', '127.0.0.1:0', '--identity-admin-listen', '127.0.0.1:0'], {
-      timeoutMs: 150_000,
-      env: { [marker.slice(0, marker.indexOf('='))]: marker.slice(marker.indexOf('=') + 1) },
-    });
+    const result = await runMeshOnce(home, marker);
     const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
     expect(result.code, context).toBe(0);
     expect(result.stdout).toContain(`created a trust anchor and an issuer in ${home}`);

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../common/errors.ts';
 import { loadProxyConfig, parseProxyConfig, type ProxyFlags } from '../../proxy/config.ts';
+import { configErrorOf } from './support/config.ts';
 
 const EXAMPLE = `
 identity:
@@ -32,15 +32,7 @@ type Doc = Record<string, Record<string, unknown>>;
 type Route = Record<string, unknown>;
 const doc = (): Doc => parseYaml(EXAMPLE) as Doc;
 const parse = (flags: ProxyFlags, document: unknown = doc()) => parseProxyConfig(flags, document);
-const failure = (flags: ProxyFlags, document: unknown = doc()): string => {
-  try {
-    parse(flags, document);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-};
+const failure = (flags: ProxyFlags, document: unknown = doc()): string => configErrorOf(() => parse(flags, document));
 
 describe('parseProxyConfig', () => {
   it('ok: reads the example and fills the defaults', () => {

@@ -3,8 +3,8 @@
  * section, validated with errors that name the field.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../common/errors.ts';
 import { parseProxyConfig, type ProxyFlags } from '../../proxy/config.ts';
+import { configErrorOf } from './support/config.ts';
 
 const BASE: ProxyFlags = {
   localIdentity: 'web.demo.serviceaccount.identity.linkerd.cluster.local',
@@ -14,15 +14,7 @@ const BASE: ProxyFlags = {
   app: '127.0.0.1:8081',
 };
 const parse = (flags: ProxyFlags, document?: unknown) => parseProxyConfig({ ...BASE, ...flags }, document);
-const failure = (flags: ProxyFlags, document?: unknown): string => {
-  try {
-    parse(flags, document);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-};
+const failure = (flags: ProxyFlags, document?: unknown): string => configErrorOf(() => parse(flags, document));
 const MiB = 1024 * 1024;
 
 describe('decision log configuration', () => {

@@ -20,8 +20,8 @@ import { defaultEvaluatorConfig } from '../../policy/evaluator/types.ts';
 import { watchPolicyDirectory } from '../../policy/live/directory-source.ts';
 import type { RunningProxy } from '../../proxy/proxy.ts';
 import { eventually, idOf, metric, startMesh, type Mesh } from './support/mesh.ts';
-import { API_POD, apiPolicyYaml, capturingLogger, tryOnce, within, type CapturedLogs } from './support/policy.ts';
-import { collect, dialLocal, startServer, waitForData, writeBytes, type TestServer } from './support/sockets.ts';
+import { API_POD, apiPolicyYaml, capturingLogger, sendAndCollect, tryOnce, within, type CapturedLogs } from './support/policy.ts';
+import { collect, dialLocal, startServer, waitForData, type TestServer } from './support/sockets.ts';
 
 const WEB = idOf('web');
 const OTHER = idOf('other');
@@ -76,14 +76,9 @@ afterAll(async () => {
 
 /** Sends `size` bytes, half-closes, and reads the answer to its end: 2 x size bytes. */
 async function exchange(port: number, size: number): Promise<void> {
-  const socket = await dialLocal(port);
-  const ended = collect(socket);
-  await writeBytes(socket, size, size);
-  socket.end();
-  const { data, ending } = await within(ended, `the answer to ${size} bytes`, 20_000);
+  const { data, ending } = await sendAndCollect(port, size);
   expect(ending).toBe('end');
   expect(data.length).toBe(2 * size);
-  socket.destroy();
 }
 
 /** Every record of a proxy's log, once every connection it admitted has ended and the queue is written. */

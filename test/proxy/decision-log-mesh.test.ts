@@ -4,12 +4,11 @@
  * web's admitted connection and the intruder's denial, each a valid v1 record, readable as a
  * directory by `identity audit --decisions`.
  */
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDecisionLogs, type DecisionRecord } from '../../policy/audit/decision-log.ts';
-import { runCli } from '../support/cli.ts';
+import { endMarkedRun, markedRunDir, processesMarked, runMeshOnce } from './support/mesh-once.ts';
 import { WEB } from './support/process-mesh.ts';
 
 const INTRUDER = WEB.replace(/^web\./, 'intruder.');
@@ -17,33 +16,15 @@ let dir: string;
 let marker: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'decision-log-mesh-'));
-  marker = `DECISION_LOG_MESH_RUN=${dir}`;
+  ({ dir, marker } = await markedRunDir('decision-log-mesh-', 'DECISION_LOG_MESH_RUN'));
 });
 
-afterAll(async () => {
-  if (marker) for (const pid of await processesMarked(marker)) process.kill(pid, 'SIGKILL');
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** Processes whose environment holds `entry` (unique to this run): only those this test started. */
-async function processesMarked(entry: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    const environ = await readFile(`/proc/${name}/environ`, 'utf8').catch(() => '');
-    if (environ.split('\0').includes(entry)) pids.push(Number(name));
-  }
-  return pids;
-}
+afterAll(() => endMarkedRun(dir, marker));
 
 describe('the local mesh and the decision logs', () => {
   it("writes every proxy's decisions to <home>/mesh/decisions/<workload>.jsonl", async () => {
     const home = join(dir, 'home');
-    const result = await runCli(['mesh', '--once', '--home', home, '--identity-listen', '127.0.0.1:0', '--identity-admin-listen', '127.0.0.1:0'], {
-      timeoutMs: 150_000,
-      env: { [marker.slice(0, marker.indexOf('='))]: marker.slice(marker.indexOf('=') + 1) },
-    });
+    const result = await runMeshOnce(home, marker);
     expect(result.code, `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(0);
 
     const decisions = join(home, 'mesh', 'decisions');

@@ -3,9 +3,9 @@
  * that name the field at fault.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../common/errors.ts';
 import { parseProxyConfig, type ProxyFlags } from '../../proxy/config.ts';
 import { DEFAULT_CLUSTER_NETWORKS } from '../../proxy/config-policy.ts';
+import { configErrorOf } from './support/config.ts';
 
 const BASE: ProxyFlags = {
   localIdentity: 'api.demo.serviceaccount.identity.linkerd.cluster.local',
@@ -15,15 +15,7 @@ const BASE: ProxyFlags = {
   app: '127.0.0.1:9000',
 };
 const parse = (flags: ProxyFlags, document?: unknown) => parseProxyConfig({ ...BASE, ...flags }, document).policy;
-const failure = (flags: ProxyFlags, document?: unknown): string => {
-  try {
-    parse(flags, document);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-};
+const failure = (flags: ProxyFlags, document?: unknown): string => configErrorOf(() => parse(flags, document));
 
 describe('policy configuration', () => {
   it('ok: no source by default, with the domain of the local identity and Linkerd\'s cluster networks', () => {

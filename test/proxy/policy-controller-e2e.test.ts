@@ -26,9 +26,9 @@ import { KubeApiServer, type ObjectInput } from '../support/kube-api-server.ts';
 import { writeKubeConfig } from '../support/kubeconfig.ts';
 import { authorizationPolicyObject, meshTLSAuthenticationObject, podObject, serverObject, type AuthenticationRef } from '../support/kube-policy.ts';
 import { eventually, idOf, metric, startMesh, type Mesh } from './support/mesh.ts';
-import { capturingLogger, tryOnce, within, type CapturedLogs } from './support/policy.ts';
+import { capturingLogger, openConnection, tryOnce, within, type CapturedLogs } from './support/policy.ts';
 import { freePortBelowEphemeralRange, ProcessSet, startProxyProcess, type ProxyProcess } from './support/processes.ts';
-import { collect, dialLocal, echo, startServer, waitForData, type TestServer } from './support/sockets.ts';
+import { echo, startServer, waitForData, type TestServer } from './support/sockets.ts';
 
 const WEB = idOf('web');
 const OTHER = idOf('other');
@@ -177,15 +177,6 @@ async function firstProbe(port: number, want: (outcome: string) => boolean, sinc
     if (want(outcome)) return Math.round(performance.now() - since);
     if (performance.now() - since > PROPAGATION_BOUND_MS) throw new Error(`${what}: still "${outcome}" ${PROPAGATION_BOUND_MS} ms after the API write`);
   }
-}
-
-/** An open connection through `port` that has carried bytes both ways. */
-async function openConnection(port: number) {
-  const socket = await dialLocal(port);
-  const ended = collect(socket);
-  socket.write('hello;');
-  await within(waitForData(socket, (b) => b.toString() === 'hello;'), 'the first echo');
-  return { socket, ended };
 }
 
 /** A line of api's proxy process log with this event that `match` accepts (past or within 5 s). */

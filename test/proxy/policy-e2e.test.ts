@@ -16,8 +16,8 @@ import { defaultEvaluatorConfig } from '../../policy/evaluator/types.ts';
 import { watchPolicyDirectory } from '../../policy/live/directory-source.ts';
 import type { RunningProxy } from '../../proxy/proxy.ts';
 import { eventually, idOf, metric, startMesh, type Mesh } from './support/mesh.ts';
-import { API_POD, apiPolicyYaml, capturingLogger, tryOnce, within, type CapturedLogs } from './support/policy.ts';
-import { collect, dialLocal, echo, startServer, waitForData, type TestServer } from './support/sockets.ts';
+import { API_POD, apiPolicyYaml, capturingLogger, openConnection, tryOnce, within, type CapturedLogs } from './support/policy.ts';
+import { echo, startServer, waitForData, type TestServer } from './support/sockets.ts';
 
 const WEB = idOf('web');
 const OTHER = idOf('other');
@@ -59,15 +59,6 @@ afterAll(async () => {
   await app?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** An open connection through `port` that has carried bytes both ways. */
-async function openConnection(port: number) {
-  const socket = await dialLocal(port);
-  const ended = collect(socket);
-  socket.write('hello;');
-  await within(waitForData(socket, (b) => b.toString() === 'hello;'), 'the first echo');
-  return { socket, ended };
-}
 
 /** Rewrites api's policy file; resolves once api's policy has applied it. */
 async function editPolicy(yaml: string): Promise<void> {

@@ -21,8 +21,8 @@ import { watchPolicyDirectory } from '../../policy/live/directory-source.ts';
 import type { RunningProxy } from '../../proxy/proxy.ts';
 import { buildComplianceReport, gatherReportInputs, type ComplianceReport } from '../../report/index.ts';
 import { idOf, startMesh, type Mesh } from '../proxy/support/mesh.ts';
-import { API_POD, apiPolicyYaml, tryOnce, within } from '../proxy/support/policy.ts';
-import { collect, dialLocal, startServer, writeBytes, type TestServer } from '../proxy/support/sockets.ts';
+import { API_POD, apiPolicyYaml, sendAndCollect, tryOnce } from '../proxy/support/policy.ts';
+import { startServer, type TestServer } from '../proxy/support/sockets.ts';
 import { silentLogger } from '../../common/log.ts';
 
 const OTHER = idOf('other');
@@ -36,12 +36,7 @@ let dir: string;
 let report: ComplianceReport;
 
 async function exchange(port: number, size: number): Promise<void> {
-  const socket = await dialLocal(port);
-  const ended = collect(socket);
-  await writeBytes(socket, size, size);
-  socket.end();
-  const { data, ending } = await within(ended, `the answer to ${size} bytes`, 20_000);
-  socket.destroy();
+  const { data, ending } = await sendAndCollect(port, size);
   if (ending !== 'end' || data.length !== 2 * size) throw new Error(`exchange of ${size} bytes: ${ending} after ${data.length} bytes`);
 }
 

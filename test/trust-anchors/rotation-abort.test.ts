@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HomeLayout } from '../../trust-anchors/directory-store.ts';
@@ -12,24 +11,18 @@ import {
   type RotationCheckpoint,
 } from '../../trust-anchors/rotation/index.ts';
 import { validateBundle, validateIssuer } from '../../trust-anchors/trust.ts';
-import { makeTestHome, type TestHome } from '../support/home.ts';
-import { anchorsOf, crashOnceAt, FakeProxy, opensslVerifies, rotationContext, SimulatedCrash, startFleet, writeFleetFile } from './rotation-fakes.ts';
+import type { TestHome } from '../support/home.ts';
+import { anchorsOf, crashOnceAt, FakeProxy, opensslVerifies, rotationContext, SimulatedCrash, writeFleetFile } from './rotation-fakes.ts';
+import { exists, homeWithFleet, stopFleetAndHome } from './rotation-setup.ts';
 
 let home: TestHome;
 let fleet: FakeProxy[] = [];
 
-afterEach(async () => {
-  await Promise.all(fleet.map((p) => p.close()));
-  fleet = [];
-  await home?.cleanup();
-});
+afterEach(() => stopFleetAndHome(fleet, home));
 
-const exists = (path: string) => access(path).then(() => true, () => false);
 
 async function setUp() {
-  home = await makeTestHome();
-  fleet = await startFleet(home.store, ['web', 'api', 'db']);
-  await writeFleetFile(home.home, fleet);
+  ({ home, fleet } = await homeWithFleet());
 }
 
 /** Runs the rotation until it stops at `at` (a simulated crash). */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { access, readdir, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HomeLayout } from '../../trust-anchors/directory-store.ts';
@@ -15,18 +15,14 @@ import {
 } from '../../trust-anchors/rotation/index.ts';
 import { validateBundle, validateIssuer } from '../../trust-anchors/trust.ts';
 import { makeTestHome, type TestHome } from '../support/home.ts';
-import { anchorsOf, crashOnceAt, opensslVerifies, rotationContext, SimulatedCrash, startFleet, writeFleetFile, type FakeProxy } from './rotation-fakes.ts';
+import { anchorsOf, crashOnceAt, opensslVerifies, rotationContext, SimulatedCrash, type FakeProxy } from './rotation-fakes.ts';
+import { exists, homeWithFleet, stopFleetAndHome } from './rotation-setup.ts';
 
 let home: TestHome;
 let fleet: FakeProxy[] = [];
 
-afterEach(async () => {
-  await Promise.all(fleet.map((p) => p.close()));
-  fleet = [];
-  await home?.cleanup();
-});
+afterEach(() => stopFleetAndHome(fleet, home));
 
-const exists = (path: string) => access(path).then(() => true, () => false);
 
 /** What a finished rotation must look like, however many runs it took. */
 async function expectCompleted(oldAnchor: string, newAnchor?: string) {
@@ -55,9 +51,7 @@ async function expectCompleted(oldAnchor: string, newAnchor?: string) {
 
 describe('the command stopped at any point, then re-run, completes correctly', () => {
   it.each(ROTATION_CHECKPOINTS.map((c) => [c]))('crash at %s', async (at) => {
-    home = await makeTestHome();
-    fleet = await startFleet(home.store, ['web', 'api']);
-    await writeFleetFile(home.home, fleet);
+    ({ home, fleet } = await homeWithFleet(['web', 'api']));
     const oldAnchor = home.bundle.anchors[0]!.fingerprint;
     const crash = crashOnceAt(at);
     await expect(runRotation(rotationContext(home.home, home.store, { hooks: crash }))).rejects.toBeInstanceOf(SimulatedCrash);
@@ -69,9 +63,7 @@ describe('the command stopped at any point, then re-run, completes correctly', (
   });
 
   it('crash, then resume one verb at a time', async () => {
-    home = await makeTestHome();
-    fleet = await startFleet(home.store, ['web', 'api']);
-    await writeFleetFile(home.home, fleet);
+    ({ home, fleet } = await homeWithFleet(['web', 'api']));
     const oldAnchor = home.bundle.anchors[0]!.fingerprint;
     await runStep(rotationContext(home.home, home.store), 'prepare');
     await runStep(rotationContext(home.home, home.store), 'wait-bundle');

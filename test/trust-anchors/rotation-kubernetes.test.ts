@@ -9,7 +9,8 @@ import { abortRotation, RotationOrderError, runRotation, runStep } from '../../t
 import { KubeApiServer } from '../support/kube-api-server.ts';
 import { kubeConfigFor } from '../support/kubeconfig.ts';
 import { makeTestHome, type TestHome } from '../support/home.ts';
-import { anchorsOf, crashOnceAt, opensslVerifies, rotationContext, SimulatedCrash, startFleet, writeFleetFile, type FakeProxy } from './rotation-fakes.ts';
+import { anchorsOf, crashOnceAt, opensslVerifies, rotationContext, SimulatedCrash, type FakeProxy } from './rotation-fakes.ts';
+import { putHomeTrustInCluster, startFleetIn, stopFleetAndHome } from './rotation-setup.ts';
 
 let api: KubeApiServer;
 let home: TestHome;
@@ -20,22 +21,13 @@ let fleet: FakeProxy[] = [];
 beforeEach(async () => {
   api = await KubeApiServer.start();
   home = await makeTestHome();
-  const issuer = await home.store.readIssuer();
-  api.putSecret('linkerd', {
-    metadata: { name: 'linkerd-identity-issuer' },
-    type: 'kubernetes.io/tls',
-    stringData: { 'tls.crt': issuer.certificatePem, 'tls.key': issuer.privateKeyPem, 'ca.crt': issuer.caPem },
-  });
-  api.putConfigMap('linkerd', { metadata: { name: 'linkerd-identity-trust-roots' }, data: { 'ca-bundle.crt': home.bundle.pem } });
+  await putHomeTrustInCluster(api, home);
   store = new KubernetesTrustStore({ kubeConfig: kubeConfigFor(api), backoff: { initialMs: 10, maxMs: 40 } });
-  fleet = await startFleet(store, ['web', 'api', 'db']);
-  await writeFleetFile(home.home, fleet);
+  fleet = await startFleetIn(home, store, ['web', 'api', 'db']);
 });
 
 afterEach(async () => {
-  await Promise.all(fleet.map((p) => p.close()));
-  fleet = [];
-  await home.cleanup();
+  await stopFleetAndHome(fleet, home);
   await api.close();
 });
 

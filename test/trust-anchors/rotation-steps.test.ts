@@ -1,4 +1,4 @@
-import { access, readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HomeLayout } from '../../trust-anchors/directory-store.ts';
@@ -14,25 +14,19 @@ import {
 } from '../../trust-anchors/rotation/index.ts';
 import { validateBundle, validateIssuer } from '../../trust-anchors/trust.ts';
 import { makeTestHome, type TestHome } from '../support/home.ts';
-import { anchorsOf, hashTree, opensslVerifies, rotationContext, startFleet, writeFleetFile, type FakeProxy } from './rotation-fakes.ts';
+import { anchorsOf, hashTree, opensslVerifies, rotationContext, writeFleetFile, type FakeProxy } from './rotation-fakes.ts';
+import { exists, homeWithFleet, stopFleetAndHome } from './rotation-setup.ts';
 
 let home: TestHome;
 let fleet: FakeProxy[] = [];
 
-afterEach(async () => {
-  await Promise.all(fleet.map((p) => p.close()));
-  fleet = [];
-  await home?.cleanup();
-});
+afterEach(() => stopFleetAndHome(fleet, home));
 
-async function setUp(names = ['web', 'api', 'db']) {
-  home = await makeTestHome();
-  fleet = await startFleet(home.store, names);
-  await writeFleetFile(home.home, fleet);
+async function setUp(names?: string[]) {
+  ({ home, fleet } = await homeWithFleet(names));
   return rotationContext(home.home, home.store);
 }
 
-const exists = (path: string) => access(path).then(() => true, () => false);
 const rejection = (p: Promise<unknown>) => p.then(() => expect.unreachable('should have failed'), (e: unknown) => e as Error);
 
 describe('each step against a real home and fake proxies', () => {

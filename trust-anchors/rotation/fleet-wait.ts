@@ -96,6 +96,7 @@ async function askMember(
   renewals: Map<string, RenewalRecord>,
   member: FleetMember,
 ): Promise<{ name: string; reason: string | null }> {
+  if (member.unavailable !== undefined) return { name: member.name, reason: member.unavailable };
   let report: ProxyTrustReport;
   try {
     report = await deps.probe.readTrust(member);
@@ -127,7 +128,7 @@ export async function fleetMembers(fleet: Fleet, label: string, allowEmpty: bool
   if (members.length === 0 && !allowEmpty) {
     throw new EmptyFleetError(
       `${label}: the fleet (${fleet.description}) lists no proxies, so nothing could confirm the change; ` +
-        'list the proxies there, or pass --allow-empty-fleet if there really are none',
+        (fleet.emptyHint ?? 'list the proxies there, or pass --allow-empty-fleet if there really are none'),
     );
   }
   return members;

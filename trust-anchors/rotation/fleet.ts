@@ -8,14 +8,21 @@
 /** One proxy: a name for people, and its admin address. */
 export interface FleetMember {
   name: string;
-  /** `host:port` of the proxy's admin listener. */
+  /** `host:port` of the proxy's admin listener; '' when not known yet (see `unavailable`). */
   admin: string;
+  /**
+   * Set when the member is known to exist but cannot be asked yet, and why: `Pending, no pod IP
+   * yet`. Such a member is a straggler with this reason, never asked and never skipped.
+   */
+  unavailable?: string;
 }
 
 /** The proxies to wait for. Asked again on every round, so that a member added meanwhile counts. */
 export interface Fleet {
   /** Where the members come from, for messages: `/home/.identity/mesh/proxies.json`. */
   readonly description: string;
+  /** What to do when the fleet lists no proxy, for the error that says so; a generic hint by default. */
+  readonly emptyHint?: string;
   members(): Promise<FleetMember[]>;
 }
 

@@ -5,7 +5,7 @@
  */
 import { pino, type Logger } from 'pino';
 import { idOf } from './mesh.ts';
-import { collect, dialLocal, waitForData } from './sockets.ts';
+import { collect, dialLocal, waitForData, writeBytes, type Collected } from './sockets.ts';
 
 export const API_POD = 'demo/api-0';
 
@@ -85,6 +85,28 @@ export async function tryOnce(port: number): Promise<string> {
     );
     socket.write('ping');
     return await within(Promise.race([echoed, ended]), 'an echo or the end of the connection');
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** An open connection through `port` that has carried bytes both ways. */
+export async function openConnection(port: number) {
+  const socket = await dialLocal(port);
+  const ended = collect(socket);
+  socket.write('hello;');
+  await within(waitForData(socket, (b) => b.toString() === 'hello;'), 'the first echo');
+  return { socket, ended };
+}
+
+/** Sends `size` bytes (seeded with `size`) through `port`, half-closes, and collects the answer to its end (within 20 s). */
+export async function sendAndCollect(port: number, size: number): Promise<Collected> {
+  const socket = await dialLocal(port);
+  try {
+    const ended = collect(socket);
+    await writeBytes(socket, size, size);
+    socket.end();
+    return await within(ended, `the answer to ${size} bytes`, 20_000);
   } finally {
     socket.destroy();
   }

@@ -21,7 +21,7 @@ export function pausedHint(step: string, abortable: boolean): string {
 export async function describeFleet(ctx: RotationContext): Promise<string> {
   try {
     const members = await ctx.fleet.members();
-    const names = members.map((m) => m.name).join(', ');
+    const names = members.map((m) => (m.unavailable === undefined ? m.name : `${m.name} (${m.unavailable})`)).join(', ');
     return `${members.length} proxies listed in ${ctx.fleet.description}${names ? `: ${names}` : ''}`;
   } catch (err) {
     return `the fleet cannot be read: ${(err as Error).message}`;
