@@ -4,14 +4,14 @@
  * resourceVersion of every event and bookmark, and when the stream ends resume from the last one
  * (capped, jittered backoff), so a dropped connection loses nothing. A 410 Expired means the
  * history is gone: list again. A watch that is silent past its own timeout is presumed dead
- * (a peer that vanished without a reset) and replaced.
+ * (a peer that vanished without a reset) and replaced. The loop itself is
+ * common/kube-watch-loop.ts; this adds the cache, the chunked list, health and the watchdog.
  */
-import type { Agent } from 'node:http';
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
-import { describeApiFailure, reportingAgents, withDeadline } from '../../common/kube-client.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { describeApiFailure, withDeadline } from '../../common/kube-client.ts';
+import { KubeWatchLoop, type WatchHandlers } from '../../common/kube-watch-loop.ts';
 import type { Logger } from '../../common/log.ts';
 import { objectKey, type KubeObject, type WatchedKind } from './kinds.ts';
-import { backoffDelayMs } from '../../common/backoff.ts';
 
 export interface Backoff {
   initialMs: number;
@@ -37,6 +37,9 @@ const MIN_WATCH_SECONDS = 300;
 /** How long past its timeout a silent watch is given before it is presumed dead. */
 const WATCHDOG_GRACE_MS = 30_000;
 
+/** An event's object: one of the collection's, or (for ERROR) a Status. */
+type WatchObject = KubeObject & { code?: number; message?: string };
+
 export class Reflector {
   /** The collection as last seen, by `NS/NAME` (`NAME` when cluster-scoped). */
   readonly objects = new Map<string, KubeObject>();
@@ -45,19 +48,23 @@ export class Reflector {
   #healthy = true;
   #lastError: string | undefined;
   readonly #o: ReflectorOptions;
-  #resourceVersion: string | undefined;
-  #attempt = 0;
-  #generation = 0;
-  #closed = false;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #loop: KubeWatchLoop<WatchObject>;
   #watchdog: NodeJS.Timeout | undefined;
-  #controller: AbortController | undefined;
-  #agent: Agent | undefined;
-  readonly #abort = new AbortController();
 
   constructor(options: ReflectorOptions) {
     this.#o = options;
     this.kind = options.kind;
+    this.#loop = new KubeWatchLoop<WatchObject>({
+      kubeConfig: options.kubeConfig,
+      backoff: options.backoff,
+      list: (signal) => this.#list(signal),
+      listFailed: (err) => {
+        const failure = describeApiFailure(err);
+        const hint = failure.code === 404 ? ` (is ${this.kind.apiVersion} ${this.kind.kind} served? Linkerd's CRDs must be installed)` : '';
+        this.#failed(`listing ${this.kind.resource} failed: ${failure.message}${hint}`);
+      },
+      watch: (current) => this.#watch(current),
+    });
   }
 
   /** True once the collection has been listed: the cache is complete (if possibly stale). */
@@ -75,43 +82,21 @@ export class Reflector {
   }
 
   start(): void {
-    void this.#cycle();
+    this.#loop.start();
   }
 
   close(): void {
-    this.#closed = true;
-    clearTimeout(this.#timer);
     clearTimeout(this.#watchdog);
-    this.#abort.abort();
-    this.#controller?.abort();
-    // A watch still waiting for its response headers has no controller yet; its agent does.
-    this.#agent?.destroy();
-  }
-
-  async #cycle(): Promise<void> {
-    if (this.#closed) return;
-    if (this.#resourceVersion === undefined) {
-      try {
-        this.#resourceVersion = await this.#list();
-      } catch (err) {
-        if (this.#closed) return;
-        const failure = describeApiFailure(err);
-        const hint = failure.code === 404 ? ` (is ${this.kind.apiVersion} ${this.kind.kind} served? Linkerd's CRDs must be installed)` : '';
-        this.#failed(`listing ${this.kind.resource} failed: ${failure.message}${hint}`);
-        return this.#retry();
-      }
-      if (this.#closed) return;
-    }
-    await this.#watch(this.#resourceVersion);
+    this.#loop.close();
   }
 
   /** Every chunk, then the cache replaced at once. Resolves with the list's resourceVersion. */
-  async #list(): Promise<string> {
+  async #list(signal: AbortSignal): Promise<string> {
     const items: KubeObject[] = [];
     let resourceVersion = '';
     let cont: string | undefined;
     do {
-      const chunk = await withDeadline((options) => this.kind.list({ limit: PAGE, ...(cont ? { continue: cont } : {}) }, options), { timeoutMs: this.#o.listTimeoutMs, signal: this.#abort.signal });
+      const chunk = await withDeadline((options) => this.kind.list({ limit: PAGE, ...(cont ? { continue: cont } : {}) }, options), { timeoutMs: this.#o.listTimeoutMs, signal });
       if (!resourceVersion) resourceVersion = chunk.resourceVersion;
       items.push(...chunk.items);
       cont = chunk.continue;
@@ -125,16 +110,14 @@ export class Reflector {
     }
     this.#o.logger.debug({ event: 'reflector.listed', resource: this.kind.resource, objects: this.objects.size, resourceVersion }, 'listed');
     this.#listed = true;
-    this.#attempt = 0;
+    this.#loop.resetBackoff();
     this.#ok();
     this.#o.onChange();
     return resourceVersion;
   }
 
-  async #watch(resourceVersion: string): Promise<void> {
-    const generation = ++this.#generation;
-    const current = () => generation === this.#generation && !this.#closed;
-    let ended = false;
+  /** One watch of the collection, with a watchdog that replaces it when it falls silent past its timeout. */
+  #watch(current: () => boolean): WatchHandlers<WatchObject> {
     let established = false;
     const timeoutSeconds = MIN_WATCH_SECONDS + Math.floor(Math.random() * MIN_WATCH_SECONDS);
     const arm = () => {
@@ -142,68 +125,42 @@ export class Reflector {
       this.#watchdog = setTimeout(() => {
         if (!current()) return;
         this.#o.logger.warn({ event: 'reflector.watch_silent', resource: this.kind.resource }, 'watch silent past its timeout; replacing it');
-        this.#generation++;
-        this.#controller?.abort();
-        this.#agent?.destroy();
-        void this.#cycle();
+        this.#loop.replace();
       }, timeoutSeconds * 1000 + WATCHDOG_GRACE_MS);
       this.#watchdog.unref();
     };
-    const watch = new Watch(reportingAgents(this.#o.kubeConfig, (agent) => (this.#agent = agent)));
-    const query = { resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
-    const onEvent = (type: string, obj: KubeObject & { code?: number; message?: string }) => {
-      if (!current()) return;
-      arm();
-      if (type === 'ERROR') {
-        const gone = obj.code === 410;
-        this.#o.logger.info({ event: 'reflector.watch_error', resource: this.kind.resource, code: obj.code, message: obj.message }, gone ? 'watch history expired; relisting' : 'watch error');
-        if (gone) this.#resourceVersion = undefined;
-        return;
-      }
-      const rv = obj.metadata?.resourceVersion;
-      if (rv) this.#resourceVersion = rv;
-      this.#attempt = 0;
-      if (type === 'BOOKMARK') return;
-      const key = objectKey(obj);
-      if (!key) return;
-      if (type === 'DELETED') this.objects.delete(key);
-      else this.objects.set(key, { ...obj, apiVersion: obj.apiVersion ?? this.kind.apiVersion, kind: obj.kind ?? this.kind.kind });
-      this.#o.onChange();
-    };
-    const onDone = (err: unknown) => {
-      if (!current()) return;
-      ended = true;
-      clearTimeout(this.#watchdog);
-      this.#controller = undefined;
-      this.#agent = undefined;
-      if (err) {
-        const failure = describeApiFailure(err);
-        if (failure.code === 410) this.#resourceVersion = undefined;
-        // A watch that was running and broke is resumed; only a failure to reach the server is one.
-        else if (established) this.#o.logger.info({ event: 'reflector.watch_dropped', resource: this.kind.resource, err: failure.message }, 'watch dropped; resuming');
-        else this.#failed(`watching ${this.kind.resource} failed: ${failure.message}`);
-      }
-      this.#retry();
-    };
-    try {
-      const controller = await watch.watch(this.kind.path, query, onEvent, onDone);
-      if (this.#closed) controller.abort();
-      else if (current() && !ended) {
-        this.#controller = controller;
+    return {
+      path: this.kind.path,
+      query: { allowWatchBookmarks: true, timeoutSeconds },
+      established: () => {
         established = true;
-        this.#attempt = 0;
+        this.#loop.resetBackoff();
         this.#ok(); // the server answered the watch: it is reachable again
         arm();
-      }
-    } catch (err) {
-      // Watch.watch rejects only before it sends anything (no cluster in the kubeconfig, auth plugin failure).
-      onDone(err);
-    }
-  }
-
-  #retry(): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(() => void this.#cycle(), backoffDelayMs(this.#attempt++, this.#o.backoff));
+      },
+      event: (type, obj) => {
+        arm();
+        if (type === 'ERROR') {
+          const gone = obj.code === 410;
+          this.#o.logger.info({ event: 'reflector.watch_error', resource: this.kind.resource, code: obj.code, message: obj.message }, gone ? 'watch history expired; relisting' : 'watch error');
+          return;
+        }
+        this.#loop.resetBackoff();
+        if (type === 'BOOKMARK') return;
+        const key = objectKey(obj);
+        if (!key) return;
+        if (type === 'DELETED') this.objects.delete(key);
+        else this.objects.set(key, { ...obj, apiVersion: obj.apiVersion ?? this.kind.apiVersion, kind: obj.kind ?? this.kind.kind });
+        this.#o.onChange();
+      },
+      ended: (failure) => {
+        clearTimeout(this.#watchdog);
+        if (!failure || failure.code === 410) return;
+        // A watch that was running and broke is resumed; only a failure to reach the server is one.
+        if (established) this.#o.logger.info({ event: 'reflector.watch_dropped', resource: this.kind.resource, err: failure.message }, 'watch dropped; resuming');
+        else this.#failed(`watching ${this.kind.resource} failed: ${failure.message}`);
+      },
+    };
   }
 
   #failed(message: string): void {
