@@ -7,6 +7,7 @@ import { parseIdentityDocument, ProxyAdminError, readProxyTrust, requestRenewal 
 import {
   EmptyFleetError,
   FleetNotConvergedError,
+  certifiedUnder,
   holdsBundle,
   parseFleetFile,
   waitForFleet,
@@ -76,7 +77,7 @@ describe('the proxy registry file', () => {
 describe('fleet-client: GET /identity, POST /renew', () => {
   it('reads a certified proxy, and one not certified yet (503, same shape)', async () => {
     const ok = await admin(() => ({ status: 200, body: JSON.stringify(doc()) }));
-    expect(await readProxyTrust(ok, 1_000)).toEqual({ identity: doc().identity, bundleFingerprint: A, certificateAnchors: [A], issuerFingerprint: B, notAfter: doc().notAfter });
+    expect(await readProxyTrust(ok, 1_000)).toEqual({ identity: doc().identity, bundleFingerprint: A, certificateAnchors: [A], issuerFingerprint: B, notAfter: doc().notAfter, serial: doc().serial });
     const waiting = await admin(() => ({ status: 503, body: JSON.stringify(doc({ serial: null, certificateAnchors: [], issuerFingerprint: null, notAfter: null })) }));
     expect(await readProxyTrust(waiting, 1_000)).toMatchObject({ bundleFingerprint: A, certificateAnchors: [], notAfter: null });
   });
@@ -92,6 +93,7 @@ describe('fleet-client: GET /identity, POST /renew', () => {
     ['issuerFingerprint malformed', doc({ issuerFingerprint: 7 }), /"issuerFingerprint" is neither null/],
     ['notAfter not a date', doc({ notAfter: 'soon' }), /"notAfter" is neither null nor a date/],
     ['no certificate but anchors', doc({ notAfter: null }), /reports no certificate/],
+    ['serial not hex', doc({ serial: 'zz' }), /"serial" is neither null nor a hex serial number/],
   ])('fail/%s', (_name, body, message) => {
     expect(() => parseIdentityDocument(JSON.parse(JSON.stringify(body)))).toThrow(ProxyAdminError);
     expect(() => parseIdentityDocument(JSON.parse(JSON.stringify(body)))).toThrow(message);
@@ -170,6 +172,44 @@ describe('waitForFleet', () => {
     expect(err.stragglers.map((s) => s.name)).toEqual(['api', 'db']);
     expect(exitCodeOf(err)).toBe(ExitCode.TEMP_FAILURE);
     expect(t.lines).toHaveLength(1); // shown once: nothing changed between rounds
+  });
+
+  it('asks again at once a proxy that renewed but still holds a certificate from the old anchor', async () => {
+    // The proxy renews on every request; its first renewal lands before the identity service has
+    // switched issuers (old anchor B), the second after (new anchor A).
+    const clock = new ManualClock(0);
+    let serial = 1;
+    let asked = 0;
+    const current = (): ProxyTrustReport => ({
+      identity: 'x',
+      bundleFingerprint: A,
+      certificateAnchors: [serial >= 3 ? A : B],
+      issuerFingerprint: null,
+      notAfter: '2030-01-01T00:00:00.000Z', // the same second both times: only the serial tells them apart
+      serial: serial.toString(16).padStart(2, '0'),
+    });
+    const lines: string[] = [];
+    const round = await waitForFleet(
+      {
+        fleet: { description: 'test fleet', members: async () => [member('web')] },
+        probe: {
+          readTrust: async () => current(),
+          requestRenewal: async () => {
+            asked++;
+            serial++;
+          },
+        },
+        clock,
+        sleep: async (ms: number) => clock.advance(ms),
+        progress: (l: string) => lines.push(l),
+      },
+      certifiedUnder([A], 'the new anchor'),
+      { ...options, label: 'wait-reissue', renewEveryMs: 60_000 },
+    );
+    expect(round.ready).toEqual(['web']);
+    expect(asked).toBe(2);
+    // Well before the 60 s renewal interval: the second request followed the first renewal seen.
+    expect(clock.now().getTime()).toBeLessThan(60_000);
   });
 
   it('an empty fleet is an error unless allowed', async () => {

@@ -87,7 +87,12 @@ interface RenewalRecord {
   count: number;
   /** The last request's failure, if it failed. */
   error: string | null;
+  /** The certificate the member held when it was last asked (serial, else notAfter). */
+  askedHolding: string | null;
 }
+
+/** Names the certificate a report describes, to tell a renewal from none. */
+const certificateOf = (report: ProxyTrustReport): string | null => report.serial ?? report.notAfter;
 
 async function askMember(
   deps: FleetWaitDeps,
@@ -106,9 +111,14 @@ async function askMember(
   const unmet = condition.unmet(report);
   if (unmet === null || options.renewEveryMs === undefined) return { name: member.name, reason: unmet };
   const now = deps.clock.now().getTime();
-  const record = renewals.get(member.name) ?? { lastAt: -Infinity, count: 0, error: null };
-  if (now - record.lastAt >= options.renewEveryMs) {
+  const record = renewals.get(member.name) ?? { lastAt: -Infinity, count: 0, error: null, askedHolding: null };
+  // A member that renewed since it was asked and still misses the goal got its certificate before
+  // the identity service had loaded the new issuer: asking again at once, rather than after
+  // renewEveryMs, saves a whole interval. Once per renewal seen, so never a flood.
+  const renewedInVain = record.count > 0 && record.error === null && certificateOf(report) !== record.askedHolding;
+  if (renewedInVain || now - record.lastAt >= options.renewEveryMs) {
     record.lastAt = now;
+    record.askedHolding = certificateOf(report);
     record.count++;
     try {
       await deps.probe.requestRenewal(member);

@@ -36,6 +36,8 @@ export interface ProxyTrustReport {
   /** SHA-256 (hex) of the DER of the certificate that issued its leaf; null without a certificate. */
   issuerFingerprint: string | null;
   notAfter: string | null;
+  /** Serial of the certificate in use (hex), when the proxy reports it; tells one renewal from the next. */
+  serial?: string | null;
 }
 
 /** How a member is asked. Errors are reported as the member's reason, message first: `unreachable: ECONNREFUSED`. */

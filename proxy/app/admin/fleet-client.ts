@@ -32,6 +32,8 @@ export interface ProxyTrust {
   /** SHA-256 (hex) of the DER of the certificate that issued the leaf; null without a certificate. */
   issuerFingerprint: string | null;
   notAfter: string | null;
+  /** Serial (hex) of the certificate in use; null without one (or from a proxy that does not say). */
+  serial: string | null;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -81,7 +83,10 @@ export function parseIdentityDocument(doc: unknown): ProxyTrust {
   const notAfter = d['notAfter'];
   if (notAfter !== null && (typeof notAfter !== 'string' || Number.isNaN(Date.parse(notAfter)))) bad('"notAfter" is neither null nor a date');
   if (notAfter === null && ((anchors as string[]).length > 0 || issuer !== null)) bad('reports no certificate ("notAfter" null) but certificate anchors or an issuer');
+  const serial = d['serial'];
+  if (serial !== undefined && serial !== null && (typeof serial !== 'string' || !/^[0-9a-f]{1,64}$/.test(serial))) bad('"serial" is neither null nor a hex serial number');
   return {
+    serial: (serial as string | null | undefined) ?? null,
     identity: d['identity'] as string,
     bundleFingerprint: d['bundleFingerprint'] as string,
     certificateAnchors: [...(anchors as string[])],
