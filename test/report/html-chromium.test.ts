@@ -56,7 +56,12 @@ beforeAll(async () => {
   file = join(ARTIFACTS, 'report.html');
   await writeFile(file, renderHtml(report));
   if (!present) throw new Error(`chromium is not installed at ${CHROMIUM}: .ci/run installs Debian's chromium (apt-get install chromium)`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  // No background networking: this machine's network is closed, and Chromium's own connections
+  // (updates, sync, QUIC probes) would only be refused.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
 });
 
 afterAll(async () => {
