@@ -1,11 +1,13 @@
 import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../common/clock.ts';
-import { AlreadyExistsError, ConfigError, NotFoundError } from '../common/errors.ts';
+import { AlreadyExistsError, ConfigError, NotFoundError, TrustError } from '../common/errors.ts';
 import { assertServiceAccountRef, type IdentityDomain } from '../common/names.ts';
 import { createIssuer, createTrustAnchor } from './certificates.ts';
 import { DirectoryTrustStore, HomeLayout, writeFileAtomic } from './directory-store.ts';
-import { generateP256KeyPair, privateKeyToPem } from './keys.ts';
+import { describeCertificate } from './certificate.ts';
+import { generateP256KeyPair, privateKeyToPem, spkiDer } from './keys.ts';
+import type { StoredIssuer } from './store.ts';
 import { validateBundle, validateIssuer, type Issuer, type TrustBundle } from './trust.ts';
 
 export const DEFAULT_ANCHOR_LIFETIME_MS = 365 * 86_400_000;
@@ -101,6 +103,46 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
   const now = clock.now();
   const bundle = validateBundle(await store.readBundle(), now);
   return { bundle, issuer: validateIssuer(await store.readIssuer(), bundle, now) };
+}
+
+/** True when `home` holds an identity home (its config.json exists). */
+export async function homeExists(home: string): Promise<boolean> {
+  return access(join(home, HomeLayout.config)).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** An existing home's configuration, issuer and bundle, validated: what it can publish. */
+export interface HomeTrust {
+  config: HomeConfig;
+  bundle: TrustBundle;
+  issuer: Issuer;
+  /** The issuer as stored (tls.crt, tls.key, and ca.crt: the anchor's certificate). */
+  storedIssuer: StoredIssuer;
+}
+
+/**
+ * Reads and validates the issuer and bundle of an existing home, for publishing them elsewhere
+ * (`identity init --kubernetes`): the issuer must chain to the bundle and be within validity now.
+ * Refuses an issuer whose key is a trust anchor's: publishing it would put the anchor key there.
+ */
+export async function readHomeTrust(home: string, clock: Clock): Promise<HomeTrust> {
+  const config = await readHomeConfig(home);
+  const store = new DirectoryTrustStore(home);
+  const now = clock.now();
+  const bundle = validateBundle(await store.readBundle(), now);
+  const storedIssuer = await store.readIssuer();
+  const issuer = validateIssuer(storedIssuer, bundle, now);
+  const issuerKey = spkiDer(issuer.certificate.publicKey);
+  const anchor = bundle.anchors.find((a) => a.fingerprint === issuer.certificate.fingerprint || spkiDer(a.publicKey).equals(issuerKey));
+  if (anchor) {
+    throw new TrustError(
+      `${issuer.source}: the issuer's key is the key of the trust anchor ${describeCertificate(anchor)}; ` +
+        'refusing to publish it (the anchor key must stay in the home). Make an issuer with "identity rotate-issuer"',
+    );
+  }
+  return { config, bundle, issuer, storedIssuer };
 }
 
 function assertDomain(domain: IdentityDomain): void {
