@@ -16,16 +16,10 @@ import { KubernetesTrustStore } from '../../trust-anchors/kubernetes-store.ts';
 import { isNamespaceName, KubernetesFleet } from '../../trust-anchors/rotation/fleet-kubernetes.ts';
 import { DEFAULT_POLL_INTERVAL_MS, DEFAULT_RENEW_EVERY_MS, DEFAULT_ROTATION_TIMEOUT_MS, FileFleet, type Fleet, type FleetProbe } from '../../trust-anchors/rotation/index.ts';
 import type { TrustStore } from '../../trust-anchors/store.ts';
-import { durationArg, homeOption } from '../options.ts';
+import { durationArg } from '../options.ts';
+import type { StoreFlags } from '../store-options.ts';
 
-export interface StoreFlags {
-  home?: string;
-  kubernetes: boolean;
-  kubeconfig?: string;
-  namespace: string;
-  issuerSecret: string;
-  trustRootsConfigmap: string;
-}
+export { addStoreOptions, type StoreFlags } from '../store-options.ts';
 
 export interface FleetFlags {
   /** `file` or `kubernetes`; when left out, `kubernetes` with --kubernetes (unless --proxies names a file), else `file`. */
@@ -39,16 +33,6 @@ export interface FleetFlags {
   pollInterval: number;
   probeTimeout: number;
   renewEvery: number;
-}
-
-export function addStoreOptions(command: Command): Command {
-  return command
-    .addOption(homeOption())
-    .option('--kubernetes', 'publish to the issuer Secret and trust-roots ConfigMap (the anchor key stays in the local home)', false)
-    .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster, $KUBECONFIG or ~/.kube/config)')
-    .option('--namespace <ns>', 'namespace of the issuer Secret and trust-roots ConfigMap', 'linkerd')
-    .option('--issuer-secret <name>', 'issuer Secret (kubernetes.io/tls)', 'linkerd-identity-issuer')
-    .option('--trust-roots-configmap <name>', 'trust bundle ConfigMap (key ca-bundle.crt)', 'linkerd-identity-trust-roots');
 }
 
 const FLEET_SOURCES = ['file', 'kubernetes'] as const;
