@@ -3,11 +3,12 @@
  * their memory and CPU read from /proc, stunnel (installed with apt-get when absent), and
  * certificates issued by our identity service for stunnel, written as PEM files (0600).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { spawnManaged } from '../mesh/process.ts';
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { systemClock } from '../common/clock.ts';
 import { identityName, type IdentityDomain, type ServiceAccountRef } from '../common/names.ts';
@@ -56,85 +57,40 @@ export interface BenchProcess {
   recentLog(): string[];
 }
 
+/** The local mesh's managed process (log file, readiness lines), plus /proc figures. */
 export function spawnProcess(name: string, command: string, args: string[], logFile: string): BenchProcess {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
-  const recent: string[] = [];
-  const listeners = new Set<(line: string) => void>();
-  let partial = '';
-  // Both pipes are always drained: a logger writing synchronously would block on a full pipe.
-  const onData = (chunk: Buffer) => {
-    log.write(chunk);
-    const parts = (partial + chunk.toString()).split('\n');
-    partial = parts.pop() ?? '';
-    for (const line of parts) {
-      recent.push(line);
-      if (recent.length > 60) recent.shift();
-      for (const l of [...listeners]) l(line);
-    }
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => {
-      exit = { code, signal };
-      log.end();
-      resolve(exit);
-    }),
-  );
+  const managed = spawnManaged(name, command, args, logFile);
+  let exited = false;
+  void managed.exit.then(() => (exited = true));
   let last: ProcStats | undefined;
   const handle: BenchProcess = {
     name,
-    pid: child.pid ?? -1,
-    child,
+    pid: managed.child.pid ?? -1,
+    child: managed.child,
     logFile,
-    waitForLine<T>(match: (line: string) => T | undefined, timeoutMs = 30_000): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        let done = false;
-        const finish = (err?: Error, value?: T) => {
-          if (done) return;
-          done = true;
-          listeners.delete(listener);
-          clearTimeout(timer);
-          if (err) reject(err);
-          else resolve(value as T);
-        };
-        const listener = (line: string) => {
-          const value = match(line);
-          if (value !== undefined) finish(undefined, value);
-        };
-        const timer = setTimeout(() => finish(new Error(`${name} did not log the expected line within ${timeoutMs} ms; see ${logFile}\n${recent.slice(-15).join('\n')}`)), timeoutMs);
-        void exited.then((e) => finish(new Error(`${name} exited (code ${e.code}, signal ${e.signal}); see ${logFile}\n${recent.slice(-15).join('\n')}`)));
-        for (const line of recent) listener(line);
-        if (!done) listeners.add(listener);
-      });
-    },
+    waitForLine: (match, timeoutMs) => managed.waitForLine(match, timeoutMs),
     stats() {
       last = procStats(handle.pid);
       return last;
     },
     lastStats: () => last,
-    running: () => exit === undefined,
+    running: () => !exited,
     async stop(graceMs = 10_000) {
-      if (exit) return exit;
-      try {
-        handle.stats();
-      } catch {
-        // already gone
+      if (!exited) {
+        try {
+          handle.stats(); // the last figures, while it is still there to read
+        } catch {
+          // already gone
+        }
       }
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
+      await managed.stop(graceMs);
+      return managed.exit;
     },
     killNow() {
-      if (!exit) child.kill('SIGKILL');
+      if (!exited) managed.child.kill('SIGKILL');
     },
-    recentLog: () => [...recent],
+    recentLog: () => managed.recentLog(),
   };
-  child.once('error', (err) => onData(Buffer.from(`spawn error: ${err.message}\n`)));
   return handle;
 }
 

@@ -6,27 +6,35 @@ import { fileURLToPath } from 'node:url';
 const RUN_TS = fileURLToPath(new URL('../bin/run-ts.mjs', import.meta.url));
 const IDENTITY = fileURLToPath(new URL('../bin/identity.mjs', import.meta.url));
 
-/** A child process of the local mesh: its output kept in a log file and searchable for readiness lines. */
+/** A child process: its output kept in a log file and searchable for readiness lines. */
 export interface ManagedProcess {
   name: string;
   child: ChildProcess;
+  logFile: string;
   /** Resolves with the first log line (parsed JSON or raw text) that `match` accepts. */
   waitForLine<T>(match: (line: string) => T | undefined, timeoutMs?: number): Promise<T>;
   exited: Promise<number | null>;
+  /** The exit code, or the signal that ended it. */
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The last lines it wrote (stdout and stderr), oldest first. */
+  recentLog(): string[];
   /** SIGTERM, then SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<number | null>;
 }
 
+const KEPT_LINES = 500;
+
 export function spawnIdentity(name: string, args: string[], logFile: string): ManagedProcess {
-  return spawnNode(name, [IDENTITY, ...args], logFile);
+  return spawnManaged(name, process.execPath, [IDENTITY, ...args], logFile);
 }
 
 export function spawnTypeScript(name: string, file: string, args: string[], logFile: string): ManagedProcess {
-  return spawnNode(name, [RUN_TS, file, ...args], logFile);
+  return spawnManaged(name, process.execPath, [RUN_TS, file, ...args], logFile);
 }
 
-function spawnNode(name: string, args: string[], logFile: string): ManagedProcess {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Any program (the mesh's node processes, the benchmark's stunnel). Both pipes are always drained. */
+export function spawnManaged(name: string, command: string, args: string[], logFile: string): ManagedProcess {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: WriteStream = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
   const lines: string[] = [];
   const listeners = new Set<(line: string) => void>();
@@ -38,22 +46,28 @@ function spawnNode(name: string, args: string[], logFile: string): ManagedProces
     partial = parts.pop() ?? '';
     for (const line of parts) {
       lines.push(line);
-      if (lines.length > 500) lines.shift();
+      if (lines.length > KEPT_LINES) lines.shift();
       for (const l of [...listeners]) l(line);
     }
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('close', (code) => {
+  child.once('error', (err) => onData(Buffer.from(`spawn error: ${err.message}\n`)));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => {
       log.end();
-      resolve(code);
+      resolve({ code, signal });
     }),
   );
+  const exited = exit.then((e) => e.code);
+  const tail = () => (lines.length ? `\n${lines.slice(-15).join('\n')}` : '');
   return {
     name,
     child,
+    logFile,
     exited,
+    exit,
+    recentLog: () => [...lines],
     waitForLine<T>(match: (line: string) => T | undefined, timeoutMs = 30_000): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         let done = false;
@@ -69,8 +83,8 @@ function spawnNode(name: string, args: string[], logFile: string): ManagedProces
           const value = match(line);
           if (value !== undefined) finish(undefined, value);
         };
-        const timer = setTimeout(() => finish(new Error(`${name} did not become ready within ${timeoutMs} ms; see ${logFile}`)), timeoutMs);
-        void exited.then((code) => finish(new Error(`${name} exited (code ${code}) before it was ready; see ${logFile}`)));
+        const timer = setTimeout(() => finish(new Error(`${name} did not become ready within ${timeoutMs} ms; see ${logFile}${tail()}`)), timeoutMs);
+        void exit.then((e) => finish(new Error(`${name} exited (code ${e.code}, signal ${e.signal}) before it was ready; see ${logFile}${tail()}`)));
         for (const line of lines) listener(line);
         if (!done) listeners.add(listener);
       });
